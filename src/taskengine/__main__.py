@@ -1,0 +1,5 @@
+import sys
+
+from taskengine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The API: one pydantic model module per kind; `crdgen` turns them into crds/*.yaml."""

@@ -1,0 +1,1 @@
+"""Keeps each object's status true: validates what the schema cannot, resolves references."""

@@ -1,0 +1,207 @@
+"""What only the operator can check: references, served kinds, zones, countries, cycles.
+
+Each check returns Problems; a problem names the field, the value and what is wrong, and
+becomes the Ready condition's reason and message. Nothing here raises on bad input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zoneinfo
+from typing import Any
+
+import croniter
+import holidays
+import pydantic
+
+from taskengine import dag
+from taskengine.kube import discovery as discovery_
+from taskengine.reconcile import catalog as catalog_
+from taskengine.reconcile.catalog import Key
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    reason: str
+    message: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    status: dict[str, Any] = dataclasses.field(default_factory=dict)  # kind-specific status fields
+    conditions: list[tuple[str, bool, str, str]] = dataclasses.field(default_factory=list)  # extra ones
+
+    @property
+    def ready(self) -> bool:
+        return not self.problems
+
+
+def spec_errors(error: pydantic.ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        path = "spec" + "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"])
+        problems.append(Problem("InvalidSpec", f"{path}: {item['msg']}"))
+    return problems
+
+
+def check_references(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list[Problem]:
+    problems = []
+    namespace = entry.key.namespace
+    for reference in entry.references:
+        if reference.kind == "Task":
+            continue  # dependsOn is checked with the group
+        target = Key(reference.kind, namespace, reference.name)
+        if not catalog.exists(target):
+            problems.append(
+                Problem(
+                    "ReferenceNotFound",
+                    f'{reference.field}: {reference.kind} "{reference.name}" not found in namespace "{namespace}"',
+                )
+            )
+        elif reference.kind == "Secret" and reference.key is not None:
+            if reference.key not in (catalog.secret_keys(namespace, reference.name) or ()):
+                problems.append(
+                    Problem(
+                        "SecretKeyNotFound",
+                        f'{reference.field}: Secret "{reference.name}" has no key "{reference.key}"',
+                    )
+                )
+    return problems
+
+
+def check_time_zone(field: str, name: str | None) -> list[Problem]:
+    if not name:
+        return []
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return [Problem("InvalidTimeZone", f'{field}: unknown time zone "{name}" (use an IANA name such as Europe/Berlin)')]
+    return []
+
+
+def check_cron(expression: str | None) -> list[Problem]:
+    if not expression:
+        return []
+    try:
+        croniter.croniter(expression)
+    except (croniter.CroniterError, ValueError, KeyError) as error:
+        return [Problem("InvalidCron", f'spec.cron: "{expression}" is not a valid cron expression: {error}')]
+    return []
+
+
+def check_holidays(spec: Any) -> list[Problem]:
+    if spec.holidays is None:
+        return []
+    supported = holidays.list_supported_countries()
+    country = spec.holidays.country.upper()
+    if country not in supported:
+        return [Problem("UnknownCountry", f'spec.holidays.country: "{spec.holidays.country}" is not a country the holidays library knows')]
+    subdivision = spec.holidays.subdivision
+    if subdivision and subdivision not in supported[country]:
+        known = ", ".join(supported[country][:40]) or "none"
+        return [
+            Problem(
+                "UnknownSubdivision",
+                f'spec.holidays.subdivision: "{subdivision}" is not a subdivision of {country} (known: {known})',
+            )
+        ]
+    return []
+
+
+async def check_kind(field: str, api_version: str, kind: str, discovery: discovery_.Discovery) -> list[Problem]:
+    try:
+        resource = await discovery.find(api_version, kind)
+    except discovery_.DiscoveryError as error:
+        return [Problem("DiscoveryFailed", f"{field}: {error}")]
+    if resource is None:
+        return [Problem("KindNotServed", f'{field}: the cluster does not serve kind "{kind}" in "{api_version}"')]
+    return []
+
+
+def group_graph(catalog: catalog_.Catalog, namespace: str, group: str) -> dict[str, list[str]]:
+    """Member task -> the tasks it depends on."""
+    return {
+        entry.key.name: list(entry.model.depends_on) if entry.model else []
+        for entry in catalog.group_members(namespace, group)
+    }
+
+
+def check_dependencies(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list[Problem]:
+    spec = entry.model
+    if not spec.depends_on or not spec.group:
+        return []
+    problems = []
+    namespace = entry.key.namespace
+    for index, other in enumerate(spec.depends_on):
+        field = f"spec.dependsOn[{index}]"
+        found = catalog.get(Key("Task", namespace, other))
+        if found is None:
+            problems.append(Problem("ReferenceNotFound", f'{field}: Task "{other}" not found in namespace "{namespace}"'))
+        elif found.model is None or found.model.group != spec.group:
+            problems.append(
+                Problem(
+                    "DependencyOutsideGroup",
+                    f'{field}: Task "{other}" is not in group "{spec.group}"; dependsOn only links tasks of one group',
+                )
+            )
+    graph = group_graph(catalog, namespace, spec.group)
+    if entry.key.name in dag.nodes_in_cycles(graph):
+        cycle = dag.find_cycle({n: d for n, d in graph.items() if n in dag.nodes_in_cycles(graph)}) or []
+        problems.append(Problem("DependencyCycle", "spec.dependsOn: dependency cycle " + " -> ".join(cycle)))
+    return problems
+
+
+async def evaluate(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery) -> Outcome:
+    outcome = Outcome()
+    if entry.model is None:
+        outcome.problems = spec_errors(entry.error)
+        if entry.key.kind in ("Task", "TaskGroup"):
+            outcome.status["phase"] = "Invalid"
+        return outcome
+    spec = entry.model
+    problems = check_references(entry, catalog)
+    kind = entry.key.kind
+    if kind == "Task":
+        if spec.target is not None:
+            problems += await check_kind("spec.target", spec.target.api_version, spec.target.kind, discovery)
+        problems += check_dependencies(entry, catalog)
+        group = catalog.get(Key("TaskGroup", entry.key.namespace, spec.group)) if spec.group else None
+        group_active = group is None or group.model is None or group.model.active
+        if problems:
+            outcome.status["phase"] = "Invalid"
+        elif not spec.enabled or not group_active:
+            outcome.status["phase"] = "Paused"
+        elif entry.status.get("phase") != "Running":
+            outcome.status["phase"] = "Idle"
+    elif kind == "TaskGroup":
+        problems += check_time_zone("spec.timeZone", spec.time_zone)
+        graph = group_graph(catalog, entry.key.namespace, entry.key.name)
+        cycle_nodes = dag.nodes_in_cycles(graph)
+        cycle = dag.find_cycle({n: d for n, d in graph.items() if n in cycle_nodes}) if cycle_nodes else None
+        outcome.conditions.append(
+            ("Acyclic", not cycle, "DependencyCycle" if cycle else "NoCycle",
+             "dependency cycle " + " -> ".join(cycle) if cycle else "")
+        )
+        outcome.status["graph"] = {
+            "nodes": [{"name": name} for name in sorted(graph)],
+            "edges": [{"from": dependency, "to": name} for name, deps in sorted(graph.items()) for dependency in deps],
+        }
+        if cycle:
+            problems.append(Problem("DependencyCycle", "dependency cycle " + " -> ".join(cycle)))
+        if problems:
+            outcome.status["phase"] = "Invalid"
+        elif not spec.active:
+            outcome.status["phase"] = "Paused"
+        elif entry.status.get("phase") != "Running":
+            outcome.status["phase"] = "Idle"
+    elif kind == "Schedule":
+        problems += check_cron(spec.cron)
+        problems += check_time_zone("spec.timeZone", spec.time_zone)
+    elif kind == "Calendar":
+        problems += check_holidays(spec)
+    elif kind == "EventTrigger":
+        if spec.resource is not None:
+            problems += await check_kind("spec.resource", spec.resource.api_version, spec.resource.kind, discovery)
+    outcome.problems = problems
+    return outcome

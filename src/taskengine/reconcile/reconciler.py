@@ -1,0 +1,152 @@
+"""Turns watch events into status: a queue of objects to re-evaluate and one worker draining it.
+
+Why a queue rather than evaluating inside each event handler: one change fans out (a new
+Schedule makes every Task that names it Ready), the same object is often touched several
+times in a burst, and at start-up the lists of the seven kinds arrive one after another.
+A short settle delay lets a burst collapse into one evaluation per object, and a longer one
+at start-up keeps a Task from flapping to "Schedule not found" only because the Schedules
+were listed a moment after the Tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from taskengine.api import common, kinds
+from taskengine.kube import discovery as discovery_
+from taskengine.reconcile import catalog as catalog_
+from taskengine.reconcile import checks, conditions
+from taskengine.reconcile.catalog import Key
+
+logger = logging.getLogger("taskengine.reconcile")
+
+
+class Reconciler:
+    def __init__(
+        self,
+        *,
+        api: client.ApiClient,
+        discovery: discovery_.Discovery,
+        catalog: catalog_.Catalog | None = None,
+        settle_seconds: float = 0.1,
+        startup_seconds: float = 1.5,
+    ) -> None:
+        self._objects = client.CustomObjectsApi(api)
+        self._discovery = discovery
+        self.catalog = catalog or catalog_.Catalog()
+        self._settle = settle_seconds
+        self._startup = startup_seconds
+        self._pending: set[Key] = set()
+        self._wakeup = asyncio.Event()
+
+    # -- feeding -------------------------------------------------------------------------
+
+    def observe(self, kind: str, event_type: str | None, body: dict[str, Any]) -> None:
+        """One watch event of our kinds."""
+        metadata = body.get("metadata", {})
+        key = Key(kind, metadata.get("namespace", ""), metadata.get("name", ""))
+        if event_type == "DELETED":
+            previous = self.catalog.remove(key)
+            self._enqueue(self.catalog.referrers(key))
+            self._enqueue(self._group_neighbours(previous))
+            return
+        previous, entry = self.catalog.put(kind, body)
+        if previous is entry:
+            return  # only status changed: nothing to re-evaluate
+        self._enqueue({key} | self.catalog.referrers(key))
+        self._enqueue(self._group_neighbours(previous) | self._group_neighbours(entry))
+
+    def observe_secret(self, event_type: str | None, body: dict[str, Any]) -> None:
+        metadata = body.get("metadata", {})
+        namespace, name = metadata.get("namespace", ""), metadata.get("name", "")
+        if event_type == "DELETED":
+            self.catalog.remove_secret(namespace, name)
+        elif not self.catalog.put_secret(namespace, name, frozenset((body.get("data") or {}).keys())):
+            return
+        self._enqueue(self.catalog.referrers(Key("Secret", namespace, name)))
+
+    def kinds_changed(self) -> None:
+        """A CRD came or went: re-check everything that waits for a kind to be served."""
+        self._discovery.invalidate()
+        waiting = {
+            entry.key
+            for entry in self.catalog.entries()
+            if any(c.get("reason") in ("KindNotServed", "DiscoveryFailed") for c in entry.status.get("conditions", []))
+        }
+        self._enqueue(waiting)
+
+    def _group_neighbours(self, entry: catalog_.Entry | None) -> set[Key]:
+        """A task's group and its members: their dependency checks and graph depend on it."""
+        if entry is None or entry.key.kind != "Task" or entry.model is None or not entry.model.group:
+            return set()
+        namespace, group = entry.key.namespace, entry.model.group
+        return {Key("TaskGroup", namespace, group)} | {m.key for m in self.catalog.group_members(namespace, group)}
+
+    def _enqueue(self, keys: set[Key]) -> None:
+        if keys:
+            self._pending |= keys
+            self._wakeup.set()
+
+    # -- the worker ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await asyncio.sleep(self._startup)
+        while True:
+            await self._wakeup.wait()
+            await asyncio.sleep(self._settle)
+            self._wakeup.clear()
+            batch, self._pending = self._pending, set()
+            for key in sorted(batch):
+                try:
+                    await self.reconcile(key)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # a bug of ours must not stop every other object's status
+                    logger.exception("reconciling %s %s/%s failed", *key)
+
+    async def reconcile(self, key: Key) -> None:
+        entry = self.catalog.get(key)
+        if entry is None:
+            return
+        outcome = await checks.evaluate(entry, self.catalog, self._discovery)
+        status = self._status(entry, outcome)
+        current = entry.status
+        unchanged = all(current.get(field) == value for field, value in status.items() if field != "conditions")
+        if unchanged and conditions.same(current.get("conditions", []), status["conditions"]):
+            return
+        if outcome.problems:
+            logger.info("%s %s/%s is not ready: %s", *key, status["conditions"][-1]["message"])
+        await self._patch_status(key, status)
+        entry.status = {**current, **status}
+
+    def _status(self, entry: catalog_.Entry, outcome: checks.Outcome) -> dict[str, Any]:
+        current = entry.status.get("conditions", [])
+        merged = current
+        for type_, ok, reason, message in outcome.conditions:
+            merged = conditions.merge(merged, type_=type_, status=ok, reason=reason, message=message, generation=entry.generation)
+        if outcome.ready:
+            ready = dict(status=True, reason="Valid", message="")
+        else:
+            reasons = list(dict.fromkeys(problem.reason for problem in outcome.problems))
+            ready = dict(status=False, reason=reasons[0], message="; ".join(p.message for p in outcome.problems))
+        merged = conditions.merge(merged, type_="Ready", generation=entry.generation, **ready)
+        return {**outcome.status, "observedGeneration": entry.generation, "conditions": merged}
+
+    async def _patch_status(self, key: Key, status: dict[str, Any]) -> None:
+        try:
+            await self._objects.patch_namespaced_custom_object_status(
+                common.GROUP,
+                common.VERSION,
+                key.namespace,
+                kinds.BY_KIND[key.kind].plural,
+                key.name,
+                {"status": status},
+                _content_type="application/merge-patch+json",
+            )
+        except client.ApiException as error:
+            if error.status != 404:  # deleted meanwhile: nothing to report on
+                raise

@@ -1,0 +1,19 @@
+"""Operator settings: one typed object, read from TASKENGINE_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKENGINE_")
+
+    namespaces: list[str] = Field(default_factory=list)
+    """Namespaces to serve; empty: all namespaces (cluster-wide)."""
+    liveness_port: int = 8080
+    """Port of the /healthz endpoint; 0 disables it."""
+    settle_seconds: float = 0.1
+    """How long a burst of changes may settle before objects are re-evaluated."""
+    startup_seconds: float = 1.5
+    """How long to let the initial lists arrive before the first evaluation."""

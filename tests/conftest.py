@@ -1,0 +1,109 @@
+"""Fixtures: a session-wide real control plane, the operator running against it, a namespace per test.
+
+By default the session starts its own control plane (etcd, kube-apiserver,
+kube-controller-manager on 127.0.0.1, binaries from hack/build-tools.sh). Set
+TASKENGINE_TEST_KUBECONFIG to run the same suite against an existing cluster instead
+(a kind cluster on a workstation, say): the CRDs are installed there, and every test works in
+a namespace of its own that is deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import kubernetes
+import pytest
+
+from taskengine.dev import controlplane, local
+from tests import support
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in item.path.parts:
+            item.add_marker(pytest.mark.cluster)
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Cluster]:
+    external = os.environ.get("TASKENGINE_TEST_KUBECONFIG")
+    plane = None
+    if external:
+        kubeconfig = pathlib.Path(external)
+        tools = pathlib.Path(os.environ["TASKENGINE_TOOLS"]) if os.environ.get("TASKENGINE_TOOLS") else None
+    else:
+        tools = controlplane.tools_dir()
+        plane = controlplane.ControlPlane(tmp_path_factory.mktemp("controlplane"))
+        plane.start(tools=tools)
+        kubeconfig = plane.kubeconfig
+    try:
+        local.install_crds(kubeconfig)
+        api = local.api_client(kubeconfig)
+        yield support.Cluster(kubeconfig=kubeconfig, tools=tools, api=api)
+        api.close()
+    finally:
+        if plane:
+            plane.stop()
+
+
+class Operator:
+    """The operator as a real process, the way users run it; its log is kept for the tests."""
+
+    def __init__(self, kubeconfig: pathlib.Path, log: pathlib.Path) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0"}
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "taskengine", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        support.wait_for(lambda: "Initial authentication has finished" in self.text(), "the operator to start")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: support.Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    running = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    running.start()
+    yield running
+    running.stop()
+    print(f"operator log: {running.log}")
+
+
+@pytest.fixture
+def namespace(cluster: support.Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh namespace; afterwards, the operator's log must hold no traceback from this test."""
+    name = support.unique("te")
+    cluster.core.create_namespace({"metadata": {"name": name}})
+    operator: Operator | None = None
+    if "operator" in request.fixturenames:
+        operator = request.getfixturevalue("operator")
+    offset = len(operator.text()) if operator else 0
+    yield name
+    try:
+        cluster.core.delete_namespace(name)
+    except kubernetes.client.ApiException:
+        pass
+    if operator:
+        time.sleep(0.2)  # let the last events of the test be handled
+        new_lines = operator.text()[offset:]
+        assert "Traceback" not in new_lines, f"the operator logged a traceback:\n{new_lines[-4000:]}"
