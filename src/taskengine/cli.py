@@ -34,6 +34,17 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_install(args: argparse.Namespace) -> int:
+    import kubernetes
+
+    from taskengine.kube import crds
+
+    with kubernetes.config.new_client_from_config() as client:
+        crds.install(client)
+    print(f"installed {len(crds.documents())} CRDs")
+    return 0
+
+
 def cmd_operator(args: argparse.Namespace) -> int:
     from taskengine import operator
     from taskengine.settings import Settings
@@ -93,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
     crds.add_argument("--output", "-o", default=str(_repo_crds()), help="directory (default: the repo's crds/)")
     crds.add_argument("--check", action="store_true", help="exit 1 when the files differ from the models")
     crds.set_defaults(func=cmd_crds)
+
+    install = commands.add_parser("install", help="create or update the CRDs in the current kubeconfig's cluster")
+    install.set_defaults(func=cmd_install)
 
     operator = commands.add_parser("operator", help="run the operator against the current kubeconfig")
     operator.add_argument("--namespace", "-n", action="append", help="serve only this namespace (repeatable)")

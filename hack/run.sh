@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The main job: the operator running with the example tasks.
+# Without KUBECONFIG, starts a local control plane first (`taskengine dev up`); with it, uses
+# that cluster. Ctrl-C stops the operator; `taskengine dev down` stops the local control plane.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$repo"
+
+ensure_python
+ensure_tools
+if [ -z "${KUBECONFIG:-}" ]; then
+  taskengine dev up
+  eval "$(taskengine dev env)"
+else
+  taskengine install
+fi
+
+namespace=${TASKENGINE_DEMO_NAMESPACE:-taskengine-demo}
+kubectl create namespace "$namespace" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl apply -n "$namespace" -f manifests/examples/
+echo
+echo "examples applied in namespace $namespace; in another shell:"
+echo "  export KUBECONFIG=$KUBECONFIG"
+echo "  kubectl get taskengine -n $namespace"
+echo
+exec taskengine operator

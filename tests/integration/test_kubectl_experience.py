@@ -1,0 +1,70 @@
+"""What a user sees with kubectl: the examples apply and become Ready, explain teaches the API,
+`kubectl get taskengine` lists every kind with useful columns."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+
+import pytest
+import yaml
+
+from tests import support
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "manifests" / "examples"
+
+
+def kubectl(cluster: support.Cluster, *args: str) -> str:
+    result = subprocess.run(
+        [cluster.tool("kubectl"), f"--kubeconfig={cluster.kubeconfig}", *args],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yaml")), ids=lambda path: path.stem)
+def test_example_applies_cleanly_and_becomes_ready(cluster: support.Cluster, namespace: str, operator, example: pathlib.Path) -> None:
+    output = kubectl(cluster, "apply", "-n", namespace, "-f", str(example))
+
+    ours = [doc for doc in yaml.safe_load_all(example.read_text()) if doc["apiVersion"].startswith("taskengine.io/")]
+    assert len(ours) >= 4
+    for doc in ours:
+        assert f"{doc['kind'].lower()}.taskengine.io/{doc['metadata']['name']} created" in output
+        cluster.wait_condition(doc["kind"], namespace, doc["metadata"]["name"], "True")
+    for doc in ours:
+        if doc["kind"] == "Task":
+            assert cluster.get("Task", namespace, doc["metadata"]["name"])["status"]["phase"] == "Idle"
+
+
+def test_get_taskengine_lists_every_kind_with_ready_column(cluster: support.Cluster, namespace: str, operator) -> None:
+    kubectl(cluster, "apply", "-n", namespace, "-f", str(EXAMPLES / "gpu-workstations.yaml"))
+    cluster.wait_condition("Task", namespace, "power-off-workstations", "True")
+
+    listing = kubectl(cluster, "get", "taskengine", "-n", namespace)
+
+    for line in ("task.taskengine.io/power-off-workstations", "schedule.taskengine.io/friday-6pm",
+                 "calendar.taskengine.io/holidays-de", "eventtrigger.taskengine.io/jthompson-session-ended"):
+        assert line in listing
+    tasks = kubectl(cluster, "get", "tk", "-n", namespace).splitlines()
+    assert tasks[0].split()[:3] == ["NAME", "PHASE", "LAST"] and "READY" in tasks[0]
+    power_off = next(row for row in tasks if row.startswith("power-off-workstations"))
+    assert "Idle" in power_off.split() and "True" in power_off.split()
+    schedules = kubectl(cluster, "get", "sched", "-n", namespace)
+    assert "0 18 * * 5" in schedules and "Europe/Berlin" in schedules
+
+
+@pytest.mark.parametrize(
+    ("field", "expected"),
+    [
+        ("task.spec.action", "exactly one of scale, patch, delete, restart, create, run, webhook"),
+        ("task.spec.target.selector", 'Every object whose labels match (the "tag")'),
+        ("schedule.spec.startingDeadlineSeconds", "run a missed occurrence only if it is at most this late"),
+        ("webhook.spec.timeoutSeconds", "3 to 300 seconds"),
+        ("tasklog.status.phase", "Triggered, Started, Running, Succeeded, Failed, Terminated or Skipped"),
+    ],
+)
+def test_kubectl_explain_teaches_the_api(cluster: support.Cluster, field: str, expected: str) -> None:
+    explanation = " ".join(kubectl(cluster, "explain", field).split())
+
+    assert expected in explanation
