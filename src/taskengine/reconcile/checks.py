@@ -127,6 +127,15 @@ def group_graph(catalog: catalog_.Catalog, namespace: str, group: str) -> dict[s
     }
 
 
+def cycle_of(graph: dict[str, list[str]]) -> tuple[set[str], str]:
+    """The tasks on dependency cycles, and a message showing one cycle ("" when acyclic)."""
+    members = dag.nodes_in_cycles(graph)
+    if not members:
+        return members, ""
+    cycle = dag.find_cycle({name: deps for name, deps in graph.items() if name in members}) or []
+    return members, "dependency cycle " + " -> ".join(cycle)
+
+
 def check_dependencies(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list[Problem]:
     spec = entry.model
     if not spec.depends_on or not spec.group:
@@ -145,63 +154,86 @@ def check_dependencies(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list
                     f'{field}: Task "{other}" is not in group "{spec.group}"; dependsOn only links tasks of one group',
                 )
             )
-    graph = group_graph(catalog, namespace, spec.group)
-    if entry.key.name in dag.nodes_in_cycles(graph):
-        cycle = dag.find_cycle({n: d for n, d in graph.items() if n in dag.nodes_in_cycles(graph)}) or []
-        problems.append(Problem("DependencyCycle", "spec.dependsOn: dependency cycle " + " -> ".join(cycle)))
+    members, message = cycle_of(group_graph(catalog, namespace, spec.group))
+    if entry.key.name in members:
+        problems.append(Problem("DependencyCycle", f"spec.dependsOn: {message}"))
     return problems
 
 
+def _phase(problems: list[Problem], *, running: bool, paused: bool) -> str | None:
+    """Invalid, Paused or Idle; None leaves a Running phase (the engine's) alone."""
+    if problems:
+        return "Invalid"
+    if paused:
+        return "Paused"
+    return None if running else "Idle"
+
+
+async def _task(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    spec = entry.model
+    if spec.target is not None:
+        outcome.problems += await check_kind("spec.target", spec.target.api_version, spec.target.kind, discovery)
+    outcome.problems += check_dependencies(entry, catalog)
+    group = catalog.get(Key("TaskGroup", entry.key.namespace, spec.group)) if spec.group else None
+    group_active = group is None or group.model is None or group.model.active
+    phase = _phase(outcome.problems, running=entry.status.get("phase") == "Running", paused=not (spec.enabled and group_active))
+    if phase:
+        outcome.status["phase"] = phase
+
+
+async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    outcome.problems += check_time_zone("spec.timeZone", entry.model.time_zone)
+    graph = group_graph(catalog, entry.key.namespace, entry.key.name)
+    members, message = cycle_of(graph)
+    outcome.conditions.append(("Acyclic", not members, "DependencyCycle" if members else "NoCycle", message))
+    if members:
+        outcome.problems.append(Problem("DependencyCycle", message))
+    outcome.status["graph"] = {
+        "nodes": [{"name": name} for name in sorted(graph)],
+        "edges": [{"from": dependency, "to": name} for name, deps in sorted(graph.items()) for dependency in deps],
+    }
+    phase = _phase(outcome.problems, running=entry.status.get("phase") == "Running", paused=not entry.model.active)
+    if phase:
+        outcome.status["phase"] = phase
+
+
+async def _schedule(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    outcome.problems += check_cron(entry.model.cron)
+    outcome.problems += check_time_zone("spec.timeZone", entry.model.time_zone)
+
+
+async def _calendar(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    outcome.problems += check_holidays(entry.model)
+
+
+async def _event_trigger(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    resource = entry.model.resource
+    if resource is not None:
+        outcome.problems += await check_kind("spec.resource", resource.api_version, resource.kind, discovery)
+
+
+async def _webhook(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+    """A Webhook's only operator-side checks are its Secrets: see check_references."""
+
+
+KIND_CHECKS = {
+    "Task": _task,
+    "TaskGroup": _task_group,
+    "Schedule": _schedule,
+    "Calendar": _calendar,
+    "EventTrigger": _event_trigger,
+    "Webhook": _webhook,
+}
+
+
 async def evaluate(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery) -> Outcome:
+    """Every problem of one object, and the status fields that follow from them."""
     outcome = Outcome()
     if entry.model is None:
         outcome.problems = spec_errors(entry.error)
         if entry.key.kind in ("Task", "TaskGroup"):
             outcome.status["phase"] = "Invalid"
         return outcome
-    spec = entry.model
-    problems = check_references(entry, catalog)
-    kind = entry.key.kind
-    if kind == "Task":
-        if spec.target is not None:
-            problems += await check_kind("spec.target", spec.target.api_version, spec.target.kind, discovery)
-        problems += check_dependencies(entry, catalog)
-        group = catalog.get(Key("TaskGroup", entry.key.namespace, spec.group)) if spec.group else None
-        group_active = group is None or group.model is None or group.model.active
-        if problems:
-            outcome.status["phase"] = "Invalid"
-        elif not spec.enabled or not group_active:
-            outcome.status["phase"] = "Paused"
-        elif entry.status.get("phase") != "Running":
-            outcome.status["phase"] = "Idle"
-    elif kind == "TaskGroup":
-        problems += check_time_zone("spec.timeZone", spec.time_zone)
-        graph = group_graph(catalog, entry.key.namespace, entry.key.name)
-        cycle_nodes = dag.nodes_in_cycles(graph)
-        cycle = dag.find_cycle({n: d for n, d in graph.items() if n in cycle_nodes}) if cycle_nodes else None
-        outcome.conditions.append(
-            ("Acyclic", not cycle, "DependencyCycle" if cycle else "NoCycle",
-             "dependency cycle " + " -> ".join(cycle) if cycle else "")
-        )
-        outcome.status["graph"] = {
-            "nodes": [{"name": name} for name in sorted(graph)],
-            "edges": [{"from": dependency, "to": name} for name, deps in sorted(graph.items()) for dependency in deps],
-        }
-        if cycle:
-            problems.append(Problem("DependencyCycle", "dependency cycle " + " -> ".join(cycle)))
-        if problems:
-            outcome.status["phase"] = "Invalid"
-        elif not spec.active:
-            outcome.status["phase"] = "Paused"
-        elif entry.status.get("phase") != "Running":
-            outcome.status["phase"] = "Idle"
-    elif kind == "Schedule":
-        problems += check_cron(spec.cron)
-        problems += check_time_zone("spec.timeZone", spec.time_zone)
-    elif kind == "Calendar":
-        problems += check_holidays(spec)
-    elif kind == "EventTrigger":
-        if spec.resource is not None:
-            problems += await check_kind("spec.resource", spec.resource.api_version, spec.resource.kind, discovery)
-    outcome.problems = problems
+    outcome.problems = check_references(entry, catalog)
+    await KIND_CHECKS[entry.key.kind](entry, catalog, discovery, outcome)
     return outcome

@@ -19,7 +19,7 @@ from taskengine.reconcile import reconciler as reconciler_
 from taskengine.settings import Settings
 
 
-def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
+def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
@@ -34,12 +34,10 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         memo.reconciler = reconciler_.Reconciler(
             api=api,
             discovery=discovery.Discovery(api),
-            settle_seconds=operator_settings.settle_seconds,
-            startup_seconds=operator_settings.startup_seconds,
+            settle_seconds=config.settle_seconds,
+            startup_seconds=config.startup_seconds,
         )
         memo.worker = asyncio.create_task(memo.reconciler.run(), name="taskengine-reconciler")
-
-    operator_settings = settings
 
     @kopf.on.cleanup(registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
