@@ -54,6 +54,148 @@ def cmd_operator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kube() -> tuple[object, str]:
+    """A sync API client for the current kubeconfig, and the context's namespace."""
+    import kubernetes
+
+    try:
+        _, context = kubernetes.config.list_kube_config_contexts()
+        namespace = context.get("context", {}).get("namespace") or "default"
+    except (kubernetes.config.ConfigException, TypeError):
+        namespace = "default"
+    return kubernetes.config.new_client_from_config(), namespace
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import datetime
+    import json
+
+    import kubernetes
+
+    from taskengine.engine import occurrence
+
+    params = {}
+    for item in args.param or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"taskengine: --param {item!r}: expected key=value", file=sys.stderr)
+            return 2
+        params[key] = value
+    api, default_namespace = _kube()
+    namespace = args.namespace or default_namespace
+    objects = kubernetes.client.CustomObjectsApi(api)
+    try:
+        task = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "tasks", args.task)
+    except kubernetes.client.ApiException as error:
+        print(f"taskengine: Task {namespace}/{args.task}: {_api_message(error)}", file=sys.stderr)
+        return 1
+    requested = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
+    annotations = {occurrence.RUN_REQUESTED: requested, occurrence.RUN_PARAMS: json.dumps(params) if params else None}
+    objects.patch_namespaced_custom_object(
+        "taskengine.io", "v1alpha1", namespace, "tasks", args.task, {"metadata": {"annotations": annotations}}
+    )
+    name = occurrence.tasklog_name(args.task, task["metadata"]["uid"], "Manual", requested)
+    print(f"tasklog.taskengine.io/{name}")
+    if not args.wait:
+        return 0
+    return _follow(objects, namespace, name, timeout=args.timeout)
+
+
+def _follow(objects, namespace: str, name: str, *, timeout: float) -> int:
+    import time
+
+    import kubernetes
+
+    from taskengine.api import tasklog
+
+    deadline = time.monotonic() + timeout
+    shown = None
+    while time.monotonic() < deadline:
+        try:
+            log = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "tasklogs", name)
+        except kubernetes.client.ApiException as error:
+            if error.status != 404:
+                raise
+            time.sleep(0.3)
+            continue
+        status = log.get("status") or {}
+        if status.get("phase") != shown:
+            shown = status.get("phase")
+            if shown and shown not in tasklog.FINISHED_PHASES:
+                print(f"  {shown}")
+        if shown in tasklog.FINISHED_PHASES:
+            print(f"{shown} in {status.get('durationSeconds', 0):.1f}s after {status.get('attempts', 0)} attempt(s): {status.get('message', '')}")
+            for target in status.get("targets") or []:
+                print(f"  {target['kind']} {target.get('namespace', '')}/{target['name']}: {target['result']} {target.get('message', '')}")
+            if status.get("output"):
+                print("output: " + status["output"])
+            return 0 if shown == "Succeeded" else 1
+        time.sleep(0.3)
+    print(f"taskengine: {name} did not finish within {timeout:.0f}s", file=sys.stderr)
+    return 1
+
+
+def cmd_logs(args: argparse.Namespace) -> int:
+    import kubernetes
+
+    from taskengine.engine import records
+
+    api, default_namespace = _kube()
+    namespace = args.namespace or default_namespace
+    listing = kubernetes.client.CustomObjectsApi(api).list_namespaced_custom_object(
+        "taskengine.io", "v1alpha1", namespace, "tasklogs", label_selector=f"{records.TASK_LABEL}={records.label_value(args.task)}"
+    )
+    items = [item for item in listing["items"] if item["spec"]["task"] == args.task]
+    items.sort(key=lambda item: item["metadata"]["creationTimestamp"])
+    rows = [("STARTED", "TRIGGER", "PHASE", "DURATION", "TASKLOG", "MESSAGE")]
+    for item in items:
+        status = item.get("status") or {}
+        duration = status.get("durationSeconds")
+        rows.append((
+            status.get("startTime") or item["metadata"]["creationTimestamp"],
+            item["spec"]["trigger"]["type"],
+            status.get("phase") or "Triggered",
+            f"{duration:.1f}s" if duration is not None else "",
+            item["metadata"]["name"],
+            status.get("message") or "",
+        ))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[5])
+    return 0
+
+
+def cmd_terminate(args: argparse.Namespace) -> int:
+    import datetime
+
+    import kubernetes
+
+    from taskengine.engine import occurrence
+
+    api, default_namespace = _kube()
+    namespace = args.namespace or default_namespace
+    value = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    try:
+        kubernetes.client.CustomObjectsApi(api).patch_namespaced_custom_object(
+            "taskengine.io", "v1alpha1", namespace, "tasklogs", args.tasklog,
+            {"metadata": {"annotations": {occurrence.TERMINATE_REQUESTED: value}}},
+        )
+    except kubernetes.client.ApiException as error:
+        print(f"taskengine: TaskLog {namespace}/{args.tasklog}: {_api_message(error)}", file=sys.stderr)
+        return 1
+    print(f"tasklog.taskengine.io/{args.tasklog} termination requested")
+    return 0
+
+
+def _api_message(error) -> str:
+    import json
+
+    try:
+        return json.loads(error.body)["message"]
+    except (TypeError, ValueError, KeyError):
+        return f"HTTP {error.status} {error.reason}"
+
+
 def _dev_plane() -> controlplane.ControlPlane:
     return controlplane.ControlPlane(controlplane.cache_dir() / "dev")
 
@@ -112,6 +254,24 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--namespace", "-n", action="append", help="serve only this namespace (repeatable)")
     operator.add_argument("--verbose", "-v", action="store_true")
     operator.set_defaults(func=cmd_operator)
+
+    run = commands.add_parser("run", help="run a task now (sets taskengine.io/run-requested-at)")
+    run.add_argument("task")
+    run.add_argument("--namespace", "-n")
+    run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", help="a template parameter (repeatable)")
+    run.add_argument("--wait", "-w", action="store_true", help="follow the run; exit 1 unless it succeeds")
+    run.add_argument("--timeout", type=float, default=3600, help="with --wait: give up after this many seconds")
+    run.set_defaults(func=cmd_run)
+
+    logs = commands.add_parser("logs", help="the run history of a task")
+    logs.add_argument("task")
+    logs.add_argument("--namespace", "-n")
+    logs.set_defaults(func=cmd_logs)
+
+    terminate = commands.add_parser("terminate", help="stop a running execution")
+    terminate.add_argument("tasklog")
+    terminate.add_argument("--namespace", "-n")
+    terminate.set_defaults(func=cmd_terminate)
 
     dev = commands.add_parser("dev", help="a local control plane on 127.0.0.1")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True)

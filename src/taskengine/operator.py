@@ -7,7 +7,7 @@ import logging
 
 import kopf
 
-from taskengine.reconcile import handlers
+from taskengine import handlers
 from taskengine.settings import Settings
 
 

@@ -160,28 +160,26 @@ def check_dependencies(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list
     return problems
 
 
-def _phase(problems: list[Problem], *, running: bool, paused: bool) -> str | None:
-    """Invalid, Paused or Idle; None leaves a Running phase (the engine's) alone."""
+def _phase(problems: list[Problem], *, running: bool, paused: bool) -> str:
+    """A run in progress shows as Running unless the object has become Invalid or Paused."""
     if problems:
         return "Invalid"
     if paused:
         return "Paused"
-    return None if running else "Idle"
+    return "Running" if running else "Idle"
 
 
-async def _task(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _task(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     spec = entry.model
     if spec.target is not None:
         outcome.problems += await check_kind("spec.target", spec.target.api_version, spec.target.kind, discovery)
     outcome.problems += check_dependencies(entry, catalog)
     group = catalog.get(Key("TaskGroup", entry.key.namespace, spec.group)) if spec.group else None
     group_active = group is None or group.model is None or group.model.active
-    phase = _phase(outcome.problems, running=entry.status.get("phase") == "Running", paused=not (spec.enabled and group_active))
-    if phase:
-        outcome.status["phase"] = phase
+    outcome.status["phase"] = _phase(outcome.problems, running=running, paused=not (spec.enabled and group_active))
 
 
-async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     outcome.problems += check_time_zone("spec.timeZone", entry.model.time_zone)
     graph = group_graph(catalog, entry.key.namespace, entry.key.name)
     members, message = cycle_of(graph)
@@ -192,27 +190,25 @@ async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discover
         "nodes": [{"name": name} for name in sorted(graph)],
         "edges": [{"from": dependency, "to": name} for name, deps in sorted(graph.items()) for dependency in deps],
     }
-    phase = _phase(outcome.problems, running=entry.status.get("phase") == "Running", paused=not entry.model.active)
-    if phase:
-        outcome.status["phase"] = phase
+    outcome.status["phase"] = _phase(outcome.problems, running=running, paused=not entry.model.active)
 
 
-async def _schedule(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _schedule(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     outcome.problems += check_cron(entry.model.cron)
     outcome.problems += check_time_zone("spec.timeZone", entry.model.time_zone)
 
 
-async def _calendar(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _calendar(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     outcome.problems += check_holidays(entry.model)
 
 
-async def _event_trigger(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _event_trigger(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     resource = entry.model.resource
     if resource is not None:
         outcome.problems += await check_kind("spec.resource", resource.api_version, resource.kind, discovery)
 
 
-async def _webhook(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome) -> None:
+async def _webhook(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     """A Webhook's only operator-side checks are its Secrets: see check_references."""
 
 
@@ -226,8 +222,10 @@ KIND_CHECKS = {
 }
 
 
-async def evaluate(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery) -> Outcome:
-    """Every problem of one object, and the status fields that follow from them."""
+async def evaluate(
+    entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, *, running: bool = False
+) -> Outcome:
+    """Every problem of one object, and the status fields that follow from them (running: a run is in progress)."""
     outcome = Outcome()
     if entry.model is None:
         outcome.problems = spec_errors(entry.error)
@@ -235,5 +233,5 @@ async def evaluate(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: 
             outcome.status["phase"] = "Invalid"
         return outcome
     outcome.problems = check_references(entry, catalog)
-    await KIND_CHECKS[entry.key.kind](entry, catalog, discovery, outcome)
+    await KIND_CHECKS[entry.key.kind](entry, catalog, discovery, outcome, running)
     return outcome

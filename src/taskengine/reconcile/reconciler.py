@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -34,7 +35,9 @@ class Reconciler:
         catalog: catalog_.Catalog | None = None,
         settle_seconds: float = 0.1,
         startup_seconds: float = 1.5,
+        is_running: Callable[[str, str], bool] = lambda namespace, name: False,
     ) -> None:
+        self.is_running = is_running
         self._objects = client.CustomObjectsApi(api)
         self._discovery = discovery
         self.catalog = catalog or catalog_.Catalog()
@@ -68,6 +71,10 @@ class Reconciler:
         elif not self.catalog.put_secret(namespace, name, frozenset((body.get("data") or {}).keys())):
             return
         self._enqueue(self.catalog.referrers(Key("Secret", namespace, name)))
+
+    def touch(self, namespace: str, task: str) -> None:
+        """A run of the task started or ended: its phase follows."""
+        self._enqueue({Key("Task", namespace, task)})
 
     def kinds_changed(self) -> None:
         """A CRD came or went: re-check everything that waits for a kind to be served."""
@@ -112,7 +119,8 @@ class Reconciler:
         entry = self.catalog.get(key)
         if entry is None:
             return
-        outcome = await checks.evaluate(entry, self.catalog, self._discovery)
+        running = key.kind == "Task" and self.is_running(key.namespace, key.name)
+        outcome = await checks.evaluate(entry, self.catalog, self._discovery, running=running)
         status = self._status(entry, outcome)
         current = entry.status
         unchanged = all(current.get(field) == value for field, value in status.items() if field != "conditions")

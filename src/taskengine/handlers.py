@@ -1,22 +1,26 @@
-"""Kopf handlers: watch events of our kinds, Secrets and CRDs feed the Reconciler.
+"""Kopf handlers: watch events feed the Reconciler (status) and the Engine (runs).
 
 Only event handlers are used, never Kopf's create/update handlers: those store progress in
 annotations and add finalizers, and the status we write is computed afresh from the whole
-picture anyway. So the operator writes nothing but `status` on our objects.
+picture anyway. So the operator writes nothing but `status` on users' objects.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import kopf
 
 from taskengine.api import common, kinds
+from taskengine.engine import engine as engine_
 from taskengine.kube import client as client_
 from taskengine.kube import discovery
 from taskengine.reconcile import reconciler as reconciler_
 from taskengine.settings import Settings
+
+logger = logging.getLogger("taskengine")
 
 
 def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
@@ -29,26 +33,34 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         settings.posting.enabled = False
         settings.peering.standalone = True
         settings.watching.server_timeout = 300
-        api = await client_.connect()
-        memo.api = api
-        memo.reconciler = reconciler_.Reconciler(
-            api=api,
-            discovery=discovery.Discovery(api),
+        clients = await client_.connect()
+        finder = discovery.Discovery(clients.operator)
+        reconciler = reconciler_.Reconciler(
+            api=clients.operator,
+            discovery=finder,
             settle_seconds=config.settle_seconds,
             startup_seconds=config.startup_seconds,
         )
-        memo.worker = asyncio.create_task(memo.reconciler.run(), name="taskengine-reconciler")
+        engine = engine_.Engine(clients=clients, discovery=finder, on_task_changed=reconciler.touch)
+        reconciler.is_running = engine.is_running
+        await engine.recover(config.namespaces)
+        memo.clients, memo.reconciler, memo.engine = clients, reconciler, engine
+        memo.worker = asyncio.create_task(reconciler.run(), name="taskengine-reconciler")
 
     @kopf.on.cleanup(registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
         memo.worker.cancel()
         await asyncio.gather(memo.worker, return_exceptions=True)
-        await memo.api.close()
+        await memo.engine.close()
+        await memo.clients.close()
 
     for kind in kinds.ALL:
-        if kind is kinds.TASK_LOG:
-            continue
-        _watch_kind(registry, kind.kind, kind.plural)
+        if kind is not kinds.TASK_LOG:
+            _watch_kind(registry, kind.kind, kind.plural)
+
+    @kopf.on.event(common.GROUP, common.VERSION, "tasklogs", registry=registry)
+    async def tasklog_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        memo.engine.observe_tasklog(event.get("type"), {"metadata": dict(body.metadata), "spec": dict(body.spec)})
 
     @kopf.on.event("v1", "secrets", registry=registry)
     async def secret_event(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
@@ -63,12 +75,10 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
 def _watch_kind(registry: kopf.OperatorRegistry, kind: str, plural: str) -> None:
     @kopf.on.event(common.GROUP, common.VERSION, plural, registry=registry, id=f"observe-{plural}")
     async def observe(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-        memo.reconciler.observe(kind, event.get("type"), _plain(body))
-
-
-def _plain(body: kopf.Body) -> dict[str, Any]:
-    return {
-        "metadata": dict(body.metadata),
-        "spec": dict(body.spec),
-        "status": dict(body.status),
-    }
+        plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
+        memo.reconciler.observe(kind, event.get("type"), plain)
+        if kind == "Task" and event.get("type") != "DELETED":
+            try:
+                await memo.engine.observe_task(plain)
+            except Exception:  # noqa: BLE001 - one Task's run request must not stop the others'
+                logger.exception("Task %s/%s: starting the requested run failed", body.metadata.get("namespace"), body.metadata.get("name"))

@@ -1,0 +1,1 @@
+"""One module per action kind, all behind the small interface in `base`."""

@@ -1,0 +1,1 @@
+"""An occurrence becomes a TaskLog, and the TaskLog a finished run: retries, timeout, concurrency."""

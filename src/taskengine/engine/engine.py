@@ -1,0 +1,368 @@
+"""The engine: an occurrence becomes a TaskLog, the TaskLog a finished run.
+
+Creating the TaskLog, whose name derives from the cause, is the commit point: a second
+replica, a restarted operator or a redelivered event that tries the same occurrence gets a
+conflict and does nothing. Everything needed to resume after a crash is in the API server;
+what is in memory (the runs in progress) is only what this process is doing right now.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pydantic
+from kubernetes_asyncio import client
+
+from taskengine.actions import base, registry
+from taskengine.actions import email as email_action
+from taskengine.actions import webhook as webhook_action
+from taskengine.api import common
+from taskengine.api import task as task_api
+from taskengine.engine import records as records_
+from taskengine import variables
+from taskengine.engine import targets
+from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, TERMINATE_REQUESTED, Occurrence
+from taskengine.kube import client as client_
+from taskengine.kube import discovery as discovery_
+from taskengine.kube import objects as objects_
+
+logger = logging.getLogger("taskengine.engine")
+OUTPUT_LIMIT = 1000
+DELIVERIES_LIMIT = 50
+
+
+@dataclasses.dataclass
+class Outcome:
+    phase: str
+    reason: str
+    message: str
+    attempts: int = 0
+    targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    output: str = ""
+
+
+class Engine:
+    def __init__(
+        self,
+        *,
+        clients: client_.Clients,
+        discovery: discovery_.Discovery,
+        on_task_changed: Callable[[str, str], None] = lambda namespace, name: None,
+    ) -> None:
+        self._clients = clients
+        self._discovery = discovery
+        self._records = records_.Records(clients.operator)
+        self._tasks = client.CustomObjectsApi(clients.operator)
+        self._http = webhook_action.HttpClients()
+        self._on_task_changed = on_task_changed
+        self._active: dict[tuple[str, str], dict[str, asyncio.Task]] = {}
+        self._stopping: dict[str, tuple[str, str]] = {}  # run -> (phase, reason) it is being stopped for
+        self._known: set[tuple[str, str]] = set()  # TaskLogs seen: no need to try creating them again
+
+    # -- what the operator feeds in --------------------------------------------------------
+
+    def is_running(self, namespace: str, task: str) -> bool:
+        return bool(self._active.get((namespace, task)))
+
+    async def observe_task(self, body: dict[str, Any]) -> None:
+        """A Task changed: a new `run-requested-at` value is a run request."""
+        metadata = body["metadata"]
+        annotations = metadata.get("annotations") or {}
+        requested = annotations.get(RUN_REQUESTED)
+        if not requested:
+            return
+        try:
+            params = json.loads(annotations.get(RUN_PARAMS) or "{}")
+            if not isinstance(params, dict):
+                raise ValueError("not a JSON object")
+        except ValueError as error:
+            params = {}
+            logger.warning("Task %s/%s: ignoring annotation %s: %s", metadata["namespace"], metadata["name"], RUN_PARAMS, error)
+        occurrence = Occurrence(
+            namespace=metadata["namespace"], task=metadata["name"], task_uid=metadata["uid"],
+            trigger_type="Manual", trigger_name=requested, cause=requested,
+            params={str(k): str(v) for k, v in params.items()},
+        )
+        await self.submit(occurrence)
+
+    def observe_tasklog(self, event_type: str | None, body: dict[str, Any]) -> None:
+        metadata = body["metadata"]
+        key = (metadata["namespace"], metadata["name"])
+        if event_type == "DELETED":
+            self._known.discard(key)
+            return
+        self._known.add(key)
+        if (metadata.get("annotations") or {}).get(TERMINATE_REQUESTED):
+            self.stop(metadata["namespace"], body.get("spec", {}).get("task", ""), metadata["name"], "Terminated", "TerminateRequested")
+
+    # -- occurrences -> runs -----------------------------------------------------------------
+
+    async def submit(self, occurrence: Occurrence) -> str | None:
+        """Records the occurrence as a TaskLog and starts the run; None if it was already recorded."""
+        name = occurrence.tasklog_name
+        if (occurrence.namespace, name) in self._known:
+            return None
+        try:
+            task_body = await self._tasks.get_namespaced_custom_object(
+                common.GROUP, common.VERSION, occurrence.namespace, "tasks", occurrence.task
+            )
+        except client.ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        spec_or_error = _parse(task_body)
+        spec = spec_or_error if isinstance(spec_or_error, task_api.TaskSpec) else None
+        params = {**(spec.params if spec else {}), **occurrence.params}
+        created = await self._records.create_tasklog(occurrence, group=spec.group if spec else None, params=params)
+        self._known.add((occurrence.namespace, name))
+        if created is None:
+            return None
+        run = asyncio.create_task(self._run(occurrence, created, task_body, params), name=f"run {name}")
+        self._active.setdefault((occurrence.namespace, occurrence.task), {})[name] = run
+        run.add_done_callback(lambda _: self._forget(occurrence.namespace, occurrence.task, name))
+        return name
+
+    def _forget(self, namespace: str, task: str, run: str) -> None:
+        runs = self._active.get((namespace, task), {})
+        runs.pop(run, None)
+        if not runs:
+            self._active.pop((namespace, task), None)
+        self._on_task_changed(namespace, task)
+
+    def stop(self, namespace: str, task: str, run: str, phase: str, reason: str) -> bool:
+        """Stops a run in progress here (Terminated by request or by Replace)."""
+        running = self._active.get((namespace, task), {}).get(run)
+        if running is None or running.done():
+            return False
+        self._stopping[run] = (phase, reason)
+        running.cancel()
+        return True
+
+    async def recover(self, namespaces: list[str]) -> None:
+        """After a restart: TaskLogs left unfinished by a dead operator are finished as Failed."""
+        for item in await self._records.unfinished(namespaces):
+            metadata, status = item["metadata"], item.get("status") or {}
+            was = status.get("phase") or "Triggered"
+            finished = records_.now()
+            final = {
+                "phase": "Failed",
+                "reason": "OperatorRestarted",
+                "message": f"the operator stopped while this run was {was}; the run was not finished",
+                "completionTime": records_.timestamp(finished),
+            }
+            if status.get("startTime"):
+                started = _parse_time(status["startTime"])
+                final["durationSeconds"] = round((finished - started).total_seconds(), 3)
+            await self._records.set_status(metadata["namespace"], metadata["name"], final)
+            task = item.get("spec", {}).get("task")
+            if task:
+                await self._records.set_last_run(metadata["namespace"], task, {
+                    "taskLog": metadata["name"], "phase": "Failed",
+                    "startTime": status.get("startTime"), "completionTime": final["completionTime"],
+                })
+                self._on_task_changed(metadata["namespace"], task)
+            logger.info("TaskLog %s/%s was %s when the operator stopped: marked Failed", metadata["namespace"], metadata["name"], was)
+
+    async def close(self) -> None:
+        runs = [run for by_task in self._active.values() for run in by_task.values()]
+        for run in runs:
+            self._stopping[run.get_name().removeprefix("run ")] = ("Failed", "OperatorStopped")
+            run.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+        await self._http.close()
+
+    # -- one run -----------------------------------------------------------------------------
+
+    async def _run(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> None:
+        namespace, name = occurrence.namespace, occurrence.tasklog_name
+        started, clock = records_.now(), time.monotonic()
+        spec = _parse(task_body)
+        skip = await self._skip_reason(occurrence, spec, name)
+        if skip:
+            await self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None)
+            return
+        if isinstance(spec, str):
+            await self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None)
+            return
+        await self._records.set_status(namespace, name, {"phase": "Started", "startTime": records_.timestamp(started), "attempts": 0})
+        await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": records_.timestamp(started)})
+        self._on_task_changed(namespace, occurrence.task)
+        await self._records.event(task_body, reason="Started", message=f"run {name} started ({occurrence.trigger_type})")
+
+        ctx = base.RunContext(
+            task=spec, task_body=task_body, namespace=namespace, run_name=name, run_uid=tasklog["metadata"]["uid"],
+            variables=variables.Variables(
+                now=started, task=occurrence.task, run=name, trigger=occurrence.trigger_name or occurrence.trigger_type,
+                params=params, payload=occurrence.payload, event=(occurrence.event or {}).get("type"),
+            ),
+            operator_api=self._clients.operator,
+            objects=objects_.Objects(self._clients.as_service_account(namespace, spec.service_account_name)),
+            discovery=self._discovery, redact=base.Redactor(), http=self._http,
+        )
+        await self._notify(ctx, spec.notify.on_start, "Started")
+        try:
+            async with asyncio.timeout(spec.timeout_seconds):
+                outcome = await self._attempts(ctx)
+        except TimeoutError:
+            outcome = Outcome("Failed", "Timeout", f"the run exceeded timeoutSeconds ({spec.timeout_seconds}s) and was stopped", ctx.attempt)
+        except asyncio.CancelledError:
+            phase, reason = self._stopping.pop(name, ("Failed", "OperatorStopped"))
+            outcome = Outcome(phase, reason, _stop_message(reason), ctx.attempt)
+            await asyncio.shield(self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx))
+            return
+        await self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx)
+
+    async def _skip_reason(self, occurrence: Occurrence, spec: task_api.TaskSpec | str, name: str) -> tuple[str, str] | None:
+        if isinstance(spec, str):
+            return None
+        if not spec.enabled:
+            return "TaskPaused", "the task is paused (spec.enabled: false)"
+        others = [run for run in self._active.get((occurrence.namespace, occurrence.task), {}) if run != name]
+        if others and spec.concurrency_policy == "Forbid":
+            return "ConcurrencyForbid", f"run {others[0]} is still running (concurrencyPolicy: Forbid)"
+        if others and spec.concurrency_policy == "Replace":
+            waiting = []
+            for other in others:
+                if self.stop(occurrence.namespace, occurrence.task, other, "Terminated", "Replaced"):
+                    waiting.append(self._active[(occurrence.namespace, occurrence.task)][other])
+            await asyncio.gather(*waiting, return_exceptions=True)
+        return None
+
+    async def _attempts(self, ctx: base.RunContext) -> Outcome:
+        spec = ctx.task
+        action = registry.ACTIONS[spec.action.kind]
+        results: dict[str, dict[str, Any]] = {}
+        outputs: list[str] = []
+        pending: list[dict[str, Any] | None] | None = None
+        for attempt in range(1, spec.retries.limit + 2):
+            ctx.attempt = attempt
+            if attempt > 1:
+                delay = min(spec.retries.backoff_seconds * 2 ** (attempt - 2), spec.retries.max_backoff_seconds)
+                await asyncio.sleep(delay)
+            await self._records.set_status(ctx.namespace, ctx.run_name, {"phase": "Running", "attempts": attempt})
+            if pending is None:
+                try:
+                    pending = await targets.resolve(ctx)
+                except base.ActionFailed as error:
+                    outcome = Outcome("Failed", "TargetsUnavailable", ctx.redact(str(error)), attempt)
+                    continue
+            failed: list[dict[str, Any] | None] = []
+            for target in pending:
+                key, entry = targets.describe(target, ctx)
+                try:
+                    result = await action.perform(ctx, target)
+                except base.ActionFailed as error:
+                    entry.update(result="Failed", message=ctx.redact(str(error))[:500])
+                    failed.append(target)
+                except variables.UnknownVariable as error:
+                    entry.update(result="Failed", message=str(error))
+                    failed.append(target)
+                except (client.ApiException, OSError, ValueError, KeyError, TypeError, pydantic.ValidationError) as error:
+                    logger.exception("run %s/%s: %s failed unexpectedly", ctx.namespace, ctx.run_name, spec.action.kind)
+                    entry.update(result="Failed", message=ctx.redact(f"{type(error).__name__}: {error}")[:500])
+                    failed.append(target)
+                else:
+                    entry.update(result="Succeeded", message=ctx.redact(result.message)[:500])
+                    if result.output:
+                        outputs.append(ctx.redact(result.output))
+                results[key] = entry
+            pending = failed
+            done = sum(1 for entry in results.values() if entry["result"] == "Succeeded")
+            if not failed:
+                if "-" in results:
+                    message = results["-"]["message"]
+                elif results:
+                    message = f"{spec.action.kind}: succeeded on {done} target(s)"
+                else:
+                    message = f"{spec.action.kind}: no object matched the target"
+                return Outcome("Succeeded", "Succeeded", message, attempt, _target_list(results), "\n".join(outputs))
+            first = next(entry for entry in results.values() if entry["result"] == "Failed")
+            outcome = Outcome(
+                "Failed", "ActionFailed",
+                f"{spec.action.kind}: {len(failed)} of {len(results)} failed after {attempt} attempt(s): {first['message']}",
+                attempt, _target_list(results), "\n".join(outputs),
+            )
+        return outcome
+
+    async def _finish(self, task_body: dict[str, Any], name: str, started: Any, clock: float, outcome: Outcome, *, spec: task_api.TaskSpec | None, ctx: base.RunContext | None = None) -> None:
+        metadata = task_body["metadata"]
+        namespace, task = metadata["namespace"], metadata["name"]
+        finished = records_.now()
+        status: dict[str, Any] = {
+            "phase": outcome.phase, "reason": outcome.reason, "message": outcome.message,
+            "startTime": records_.timestamp(started), "completionTime": records_.timestamp(finished),
+            "durationSeconds": round(time.monotonic() - clock, 3), "attempts": outcome.attempts,
+            "targets": outcome.targets, "output": outcome.output[:OUTPUT_LIMIT],
+        }
+        if ctx is not None:
+            status["deliveries"] = [_delivery(d) for d in ctx.deliveries[-DELIVERIES_LIMIT:]]
+        try:
+            await self._records.set_status(namespace, name, status)
+            await self._records.set_last_run(namespace, task, {
+                "taskLog": name, "phase": outcome.phase, "startTime": status["startTime"], "completionTime": status["completionTime"],
+            })
+            failed = outcome.phase in ("Failed", "Terminated")
+            await self._records.event(task_body, reason=outcome.phase if outcome.phase != "Skipped" else "Skipped",
+                                      message=f"run {name}: {outcome.message}", warning=failed)
+            if spec is not None and ctx is not None:
+                ctx.variables = dataclasses.replace(ctx.variables, phase=outcome.phase)
+                await self._notify(ctx, spec.notify.on_failure if failed else spec.notify.on_success, outcome.phase)
+            history = spec.history if spec is not None else task_api.History()
+            await self._records.prune(namespace, task, successful=history.successful_limit, failed=history.failed_limit)
+            if spec is not None and spec.delete_after_run and outcome.phase != "Skipped":
+                await self._tasks.delete_namespaced_custom_object(common.GROUP, common.VERSION, namespace, "tasks", task)
+        except client.ApiException as error:
+            if error.status != 404:  # the Task or TaskLog was deleted meanwhile
+                logger.error("run %s/%s: recording the outcome failed: %s", namespace, name, objects_.api_error_message(error))
+
+    async def _notify(self, ctx: base.RunContext, notifications: list[task_api.Notification], phase: str) -> None:
+        scope = dataclasses.replace(ctx.variables, phase=phase)
+        for index, notification in enumerate(notifications):
+            try:
+                if notification.webhook_ref:
+                    await webhook_action.deliver(ctx, notification.webhook_ref, notification.payload, scope, f"{ctx.run_name}.notify-{phase.lower()}-{index}")
+                else:
+                    await email_action.send(ctx, notification.email, scope)
+            except (base.ActionFailed, variables.UnknownVariable) as error:
+                message = ctx.redact(str(error))
+                logger.warning("run %s/%s: notification %s failed: %s", ctx.namespace, ctx.run_name, phase, message)
+                await self._records.event(ctx.task_body, reason="NotificationFailed", message=f"run {ctx.run_name}: {message}", warning=True)
+
+
+def _parse(task_body: dict[str, Any]) -> task_api.TaskSpec | str:
+    try:
+        return task_api.TaskSpec.model_validate(task_body.get("spec") or {})
+    except pydantic.ValidationError as error:
+        return "; ".join(f"spec.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+
+
+def _target_list(results: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [entry for entry in results.values() if entry.get("name")]
+
+
+def _delivery(delivery: base.Delivery) -> dict[str, Any]:
+    record = {"time": delivery.time, "idempotencyId": delivery.idempotency_id}
+    for field, key in (("status_code", "statusCode"), ("latency_ms", "latencyMs"), ("error", "error")):
+        value = getattr(delivery, field)
+        if value is not None:
+            record[key] = value
+    return record
+
+
+def _stop_message(reason: str) -> str:
+    return {
+        "TerminateRequested": "terminated on request (annotation taskengine.io/terminate-requested-at)",
+        "Replaced": "terminated: a new run replaced it (concurrencyPolicy: Replace)",
+        "OperatorStopped": "the operator stopped during the run",
+    }.get(reason, reason)
+
+
+def _parse_time(text: str) -> datetime.datetime:
+    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)

@@ -1,0 +1,41 @@
+"""Occurrences: the causes of runs, and the deterministic TaskLog names derived from them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any
+
+RUN_REQUESTED = "taskengine.io/run-requested-at"
+RUN_PARAMS = "taskengine.io/run-params"
+TERMINATE_REQUESTED = "taskengine.io/terminate-requested-at"
+
+
+@dataclasses.dataclass(frozen=True)
+class Occurrence:
+    """Something that should run a task once: a run request, a schedule instant, an event."""
+
+    namespace: str
+    task: str
+    task_uid: str
+    trigger_type: str  # Schedule | Event | Manual | Api | Webhook | Dependency
+    cause: str  # unique per occurrence of this task: the run-request value, the instant, uid+rv+event
+    trigger_name: str | None = None
+    scheduled_time: str | None = None
+    event: dict[str, Any] | None = None
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
+    payload: Any = None
+
+    @property
+    def tasklog_name(self) -> str:
+        return tasklog_name(self.task, self.task_uid, self.trigger_type, self.cause)
+
+
+def tasklog_name(task: str, task_uid: str, trigger_type: str, cause: str) -> str:
+    """The same cause of the same Task always gives the same name: creating it is the commit point.
+
+    The Task's uid is part of the hash, so a Task deleted and created again under the same name
+    runs its occurrences afresh.
+    """
+    digest = hashlib.sha256(f"{task_uid}\n{trigger_type}\n{cause}".encode()).hexdigest()[:10]
+    return f"{task[:200].rstrip('-.')}-{trigger_type[0].lower()}{digest}"

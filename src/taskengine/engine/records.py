@@ -1,0 +1,146 @@
+"""Writes the record of runs: TaskLogs, the Task's lastRun, Kubernetes Events, history pruning."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import socket
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from taskengine.api import common
+from taskengine.api import tasklog as tasklog_api
+from taskengine.engine.occurrence import Occurrence
+
+logger = logging.getLogger("taskengine.engine")
+TASK_LABEL = "taskengine.io/task"
+GROUP_LABEL = "taskengine.io/group"
+TRIGGER_LABEL = "taskengine.io/trigger-type"
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def timestamp(moment: datetime.datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def label_value(text: str) -> str:
+    return text[:63].rstrip("-._")
+
+
+class Records:
+    def __init__(self, api: client.ApiClient) -> None:
+        self._objects = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        self._instance = socket.gethostname()
+
+    async def create_tasklog(self, occurrence: Occurrence, *, group: str | None, params: dict[str, str]) -> dict[str, Any] | None:
+        """Creates the TaskLog: the commit point. None when it exists already (the occurrence ran)."""
+        trigger: dict[str, Any] = {"type": occurrence.trigger_type}
+        if occurrence.trigger_name:
+            trigger["name"] = occurrence.trigger_name
+        if occurrence.scheduled_time:
+            trigger["scheduledTime"] = occurrence.scheduled_time
+        if occurrence.event:
+            trigger["event"] = occurrence.event
+        labels = {TASK_LABEL: label_value(occurrence.task), TRIGGER_LABEL: occurrence.trigger_type}
+        if group:
+            labels[GROUP_LABEL] = label_value(group)
+        body = {
+            "apiVersion": common.API_VERSION,
+            "kind": "TaskLog",
+            "metadata": {
+                "name": occurrence.tasklog_name,
+                "namespace": occurrence.namespace,
+                "labels": labels,
+                "ownerReferences": [
+                    {"apiVersion": common.API_VERSION, "kind": "Task", "name": occurrence.task, "uid": occurrence.task_uid}
+                ],
+            },
+            "spec": {"task": occurrence.task, "trigger": trigger, "params": params, **({"group": group} if group else {})},
+        }
+        try:
+            return await self._objects.create_namespaced_custom_object(
+                common.GROUP, common.VERSION, occurrence.namespace, "tasklogs", body
+            )
+        except client.ApiException as error:
+            if error.status == 409:
+                return None
+            raise
+
+    async def set_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        await self._objects.patch_namespaced_custom_object_status(
+            common.GROUP, common.VERSION, namespace, "tasklogs", name, {"status": status},
+            _content_type="application/merge-patch+json",
+        )
+
+    async def set_last_run(self, namespace: str, task: str, last_run: dict[str, Any]) -> None:
+        try:
+            await self._objects.patch_namespaced_custom_object_status(
+                common.GROUP, common.VERSION, namespace, "tasks", task, {"status": {"lastRun": last_run}},
+                _content_type="application/merge-patch+json",
+            )
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def event(self, task_body: dict[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
+        """A Kubernetes Event on the Task (what `kubectl describe task` shows)."""
+        metadata = task_body["metadata"]
+        moment = timestamp(now())
+        body = {
+            "metadata": {"generateName": f"{metadata['name'][:200]}.", "namespace": metadata["namespace"]},
+            "involvedObject": {
+                "apiVersion": common.API_VERSION, "kind": "Task", "name": metadata["name"],
+                "namespace": metadata["namespace"], "uid": metadata.get("uid"),
+            },
+            "reason": reason,
+            "message": message[:1000],
+            "type": "Warning" if warning else "Normal",
+            "source": {"component": "taskengine"},
+            "reportingComponent": "taskengine.io/operator",
+            "reportingInstance": self._instance,
+            "firstTimestamp": moment,
+            "lastTimestamp": moment,
+            "count": 1,
+        }
+        try:
+            await self._core.create_namespaced_event(metadata["namespace"], body)
+        except client.ApiException as error:
+            logger.warning("could not post event %s on Task %s/%s: HTTP %s", reason, metadata["namespace"], metadata["name"], error.status)
+
+    async def prune(self, namespace: str, task: str, *, successful: int, failed: int) -> None:
+        """Deletes finished TaskLogs of the task beyond the history limits, oldest first."""
+        listing = await self._objects.list_namespaced_custom_object(
+            common.GROUP, common.VERSION, namespace, "tasklogs", label_selector=f"{TASK_LABEL}={label_value(task)}"
+        )
+        finished = [
+            item for item in listing.get("items", [])
+            if item.get("spec", {}).get("task") == task
+            and (item.get("status") or {}).get("phase") in tasklog_api.FINISHED_PHASES
+        ]
+        finished.sort(key=lambda item: (item["metadata"]["creationTimestamp"], item["metadata"]["name"]), reverse=True)
+        succeeded = [item for item in finished if item["status"]["phase"] == "Succeeded"]
+        others = [item for item in finished if item["status"]["phase"] != "Succeeded"]
+        for item in succeeded[successful:] + others[failed:]:
+            try:
+                await self._objects.delete_namespaced_custom_object(
+                    common.GROUP, common.VERSION, namespace, "tasklogs", item["metadata"]["name"]
+                )
+            except client.ApiException as error:
+                if error.status != 404:
+                    raise
+
+    async def unfinished(self, namespaces: list[str]) -> list[dict[str, Any]]:
+        """TaskLogs not in a final phase: after a restart, nobody is running them any more."""
+        if namespaces:
+            items = []
+            for namespace in namespaces:
+                listing = await self._objects.list_namespaced_custom_object(common.GROUP, common.VERSION, namespace, "tasklogs")
+                items += listing.get("items", [])
+        else:
+            items = (await self._objects.list_cluster_custom_object(common.GROUP, common.VERSION, "tasklogs")).get("items", [])
+        return [item for item in items if (item.get("status") or {}).get("phase") not in tasklog_api.FINISHED_PHASES]
