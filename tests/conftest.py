@@ -54,18 +54,27 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Cluste
 class Operator:
     """The operator as a real process, the way users run it; its log is kept for the tests."""
 
-    def __init__(self, kubeconfig: pathlib.Path, log: pathlib.Path) -> None:
+    def __init__(self, kubeconfig: pathlib.Path, log: pathlib.Path, namespaces: list[str]) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
+        self.namespaces = namespaces
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0"}
+        args = [arg for namespace in self.namespaces for arg in ("-n", namespace)]
+        offset = len(self.text())
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "taskengine", "operator"], env=env, stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "taskengine", "operator", *args], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        support.wait_for(lambda: "Initial authentication has finished" in self.text(), "the operator to start")
+        support.wait_for(lambda: "Initial authentication has finished" in self.text()[offset:], "the operator to start")
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up of any kind, as when a node dies."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -82,7 +91,7 @@ class Operator:
 
 @pytest.fixture(scope="session")
 def operator(cluster: support.Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
-    running = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log")
+    running = Operator(cluster.kubeconfig, tmp_path_factory.mktemp("operator") / "operator.log", [f"{support.NAMESPACE_PREFIX}-*"])
     running.start()
     yield running
     running.stop()
@@ -92,7 +101,7 @@ def operator(cluster: support.Cluster, tmp_path_factory: pytest.TempPathFactory)
 @pytest.fixture
 def namespace(cluster: support.Cluster, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace; afterwards, the operator's log must hold no traceback from this test."""
-    name = support.unique("te")
+    name = support.unique(support.NAMESPACE_PREFIX)
     cluster.core.create_namespace({"metadata": {"name": name}})
     operator: Operator | None = None
     if "operator" in request.fixturenames:

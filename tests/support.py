@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import pathlib
+import subprocess
+import sys
 import time
 import uuid
 from typing import Any, Callable
@@ -11,6 +14,7 @@ from typing import Any, Callable
 import kubernetes
 
 GROUP, VERSION = "taskengine.io", "v1alpha1"
+NAMESPACE_PREFIX = "te"  # the session operator serves te-*; tests with an operator of their own use others
 PLURALS = {
     "Task": "tasks", "TaskGroup": "taskgroups", "Schedule": "schedules", "Calendar": "calendars",
     "EventTrigger": "eventtriggers", "Webhook": "webhooks", "TaskLog": "tasklogs",
@@ -59,6 +63,67 @@ class Cluster:
             namespace, {"metadata": {"name": name}, "stringData": data}
         )
 
+    def deployment(self, namespace: str, name: str, *, replicas: int = 1, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        apps = kubernetes.client.AppsV1Api(self.api)
+        return apps.create_namespaced_deployment(namespace, {
+            "metadata": {"name": name, "labels": labels or {}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}},
+                             "spec": {"containers": [{"name": "main", "image": "registry.example/app:1"}]}},
+            },
+        }).to_dict()
+
+    def replicas(self, namespace: str, name: str) -> int:
+        return kubernetes.client.AppsV1Api(self.api).read_namespaced_deployment(name, namespace).spec.replicas
+
+    def grant(self, namespace: str, account: str, rules: list[dict[str, Any]], *, account_namespace: str | None = None) -> None:
+        """Lets ServiceAccount `account` (of `account_namespace`, default `namespace`) do `rules` in `namespace`."""
+        home = account_namespace or namespace
+        try:
+            self.core.create_namespaced_service_account(home, {"metadata": {"name": account}})
+        except kubernetes.client.ApiException as error:
+            if error.status != 409:
+                raise
+        rbac = kubernetes.client.RbacAuthorizationV1Api(self.api)
+        role = unique(account)
+        rbac.create_namespaced_role(namespace, {"metadata": {"name": role}, "rules": rules})
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": home}],
+        })
+
+    def run(self, namespace: str, task: str, *params: str, wait: bool = True) -> tuple[subprocess.CompletedProcess, str]:
+        """`taskengine run`; returns the CLI's result and the TaskLog name it printed."""
+        args = ["run", task, "-n", namespace, *[arg for p in params for arg in ("--param", p)]]
+        if wait:
+            args += ["--wait", "--timeout", "60"]
+        result = run_cli(self, *args)
+        name = result.stdout.splitlines()[0].removeprefix("tasklog.taskengine.io/") if result.stdout else ""
+        return result, name
+
+    def tasklog(self, namespace: str, name: str) -> dict[str, Any]:
+        return self.get("TaskLog", namespace, name)
+
+    def tasklogs(self, namespace: str, task: str) -> list[dict[str, Any]]:
+        items = self.objects.list_namespaced_custom_object(GROUP, VERSION, namespace, "tasklogs")["items"]
+        return [item for item in items if item["spec"]["task"] == task]
+
+    def wait_phase(self, namespace: str, name: str, *phases: str, timeout: float = 30) -> dict[str, Any]:
+        def phase() -> str | None:
+            try:
+                return (self.tasklog(namespace, name).get("status") or {}).get("phase")
+            except kubernetes.client.ApiException:
+                return None
+
+        wait_for(lambda: phase() in phases, f"TaskLog {namespace}/{name} in {phases}", timeout=timeout, last=phase)
+        return self.tasklog(namespace, name)
+
+    def events(self, namespace: str, name: str) -> list[Any]:
+        return self.core.list_namespaced_event(namespace, field_selector=f"involvedObject.name={name}").items
+
     def condition(self, kind: str, namespace: str, name: str, type_: str = "Ready") -> dict[str, Any] | None:
         conditions = (self.get(kind, namespace, name).get("status") or {}).get("conditions") or []
         return next((c for c in conditions if c.get("type") == type_), None)
@@ -75,6 +140,17 @@ class Cluster:
         )
 
 
+FINISHED = ("Succeeded", "Failed", "Terminated", "Skipped")
+
+
+def run_cli(cluster: "Cluster", *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`taskengine ...` as a user types it, against the test cluster."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+    return subprocess.run(
+        [sys.executable, "-m", "taskengine", *args], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
 def wait_for(check: Callable[[], Any], what: str, *, timeout: float = 30, last: Callable[[], Any] | None = None) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -89,3 +165,9 @@ def wait_for(check: Callable[[], Any], what: str, *, timeout: float = 30, last: 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def now() -> str:
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

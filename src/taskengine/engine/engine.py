@@ -32,6 +32,7 @@ from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, TERMINATE_RE
 from taskengine.kube import client as client_
 from taskengine.kube import discovery as discovery_
 from taskengine.kube import objects as objects_
+from taskengine.kube import retry
 
 logger = logging.getLogger("taskengine.engine")
 OUTPUT_LIMIT = 1000
@@ -147,7 +148,8 @@ class Engine:
 
     async def recover(self, namespaces: list[str]) -> None:
         """After a restart: TaskLogs left unfinished by a dead operator are finished as Failed."""
-        for item in await self._records.unfinished(namespaces):
+        unfinished = await retry.transient(lambda: self._records.unfinished(namespaces), what="listing unfinished TaskLogs")
+        for item in unfinished:
             metadata, status = item["metadata"], item.get("status") or {}
             was = status.get("phase") or "Triggered"
             finished = records_.now()

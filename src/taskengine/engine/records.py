@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import fnmatch
 import logging
 import socket
 from typing import Any
@@ -135,12 +136,17 @@ class Records:
                     raise
 
     async def unfinished(self, namespaces: list[str]) -> list[dict[str, Any]]:
-        """TaskLogs not in a final phase: after a restart, nobody is running them any more."""
-        if namespaces:
+        """TaskLogs not in a final phase, in the served namespaces (names or glob patterns)."""
+        if namespaces and not any(set(pattern) & set("*?[") for pattern in namespaces):
             items = []
             for namespace in namespaces:
                 listing = await self._objects.list_namespaced_custom_object(common.GROUP, common.VERSION, namespace, "tasklogs")
                 items += listing.get("items", [])
         else:
             items = (await self._objects.list_cluster_custom_object(common.GROUP, common.VERSION, "tasklogs")).get("items", [])
+            if namespaces:
+                items = [
+                    item for item in items
+                    if any(fnmatch.fnmatchcase(item["metadata"]["namespace"], pattern) for pattern in namespaces)
+                ]
         return [item for item in items if (item.get("status") or {}).get("phase") not in tasklog_api.FINISHED_PHASES]
