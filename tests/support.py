@@ -47,7 +47,8 @@ class Cluster:
             "metadata": {"name": name, "namespace": namespace, **metadata},
             "spec": spec,
         }
-        return self.objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], body)
+        # Strict, as kubectl is: an unknown field is an error, not silently pruned
+        return self.objects.create_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], body, field_validation="Strict")
 
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         return self.objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)

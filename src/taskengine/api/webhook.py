@@ -57,7 +57,7 @@ class WebhookSpec(Model):
     """Authentication."""
     headers: dict[str, str] = Field(default_factory=dict)
     """Extra request headers."""
-    insecure_skip_tls_verify: bool = False
+    insecure_skip_tls_verify: bool = Field(default=False, alias="insecureSkipTLSVerify")
     """Accept any TLS certificate (self-signed test servers). Default false."""
     timeout_seconds: int = Field(default=10, ge=3, le=300)
     """Time allowed for one attempt, 3 to 300 seconds. Default 10."""
