@@ -157,6 +157,7 @@ class ControlPlane:
                 f"--service-account-private-key-file={pki.path('sa.key')}",
                 f"--root-ca-file={pki.ca}",
                 "--leader-elect=false",
+                "--use-service-account-credentials=true",  # each controller with its own RBAC role, as in real clusters
                 "--concurrent-gc-syncs=5",
             ])
         except BaseException:
