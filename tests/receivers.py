@@ -40,7 +40,7 @@ class Reply:
 class Receiver:
     """A webhook receiver: records every request; answers with planned replies, then 200 "ok".
 
-    `echo_headers=True` puts the request headers in the reply body, as careless receivers do.
+    `echo_headers=True` puts the request's Authorization header in the reply body, as careless receivers do.
     """
 
     def __init__(self, *, tls_dir: pathlib.Path | None = None) -> None:
@@ -62,7 +62,7 @@ class Receiver:
                     time.sleep(reply.delay)
                 text = reply.body
                 if receiver.echo_headers:
-                    text += " " + repr(dict(self.headers))
+                    text += f" (you sent authorization={self.headers.get('authorization')})"
                 data = text.encode()
                 try:
                     self.send_response(reply.status)

@@ -154,7 +154,7 @@ async def deliver(
     await _record_delivery(ctx, webhook_name, status_code, attempt, record.error)
     if response is None:
         raise base.ActionFailed(f"webhook {webhook_name}: {record.error} after {attempt} attempt(s)")
-    excerpt = ctx.redact(response.text[:EXCERPT])
+    excerpt = ctx.redact(response.text)[:EXCERPT]  # redact first: a cut could split a secret
     output = f"HTTP {response.status_code}" + (f": {excerpt}" if excerpt else "")
     if response.status_code >= 400:
         raise base.ActionFailed(f"webhook {webhook_name}: {output} after {attempt} attempt(s)")
