@@ -14,6 +14,7 @@ from collections import deque
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 from taskengine.dev import controlplane, pki
 
@@ -117,8 +118,10 @@ class Mail:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1: the mails the operator sends, as the server received them."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, starttls_dir: pathlib.Path | None = None) -> None:
+        """With `starttls_dir`, the server offers STARTTLS (certificate from a private CA) and requires it."""
         self.mails: list[Mail] = []
+        self.logins = []
         server = self
 
         class Handler:
@@ -128,8 +131,20 @@ class SmtpServer:
                 return "250 OK"
 
         self.port = controlplane.free_port()
-        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        tls: dict[str, Any] = {}
+        if starttls_dir is not None:
+            certificates = pki.create(starttls_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(certificates.path("apiserver.crt"), certificates.path("apiserver.key"))
+            tls = {"tls_context": context, "require_starttls": True, "authenticator": self._authenticate}
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **tls)
         self.controller.start()
+
+    logins: list[tuple[str, str]]
+
+    def _authenticate(self, _server: Any, _session: Any, _envelope: Any, _mechanism: str, data: Any) -> AuthResult:
+        self.logins.append((data.login.decode(), data.password.decode()))
+        return AuthResult(success=True)
 
     def stop(self) -> None:
         self.controller.stop()

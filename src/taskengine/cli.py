@@ -98,10 +98,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"tasklog.taskengine.io/{name}")
     if not args.wait:
         return 0
-    return _follow(objects, namespace, name, timeout=args.timeout)
+    return _follow(objects, namespace, args.task, name, timeout=args.timeout)
 
 
-def _follow(objects, namespace: str, name: str, *, timeout: float) -> int:
+def _follow(objects, namespace: str, task: str, name: str, *, timeout: float) -> int:
     import time
 
     import kubernetes
@@ -116,6 +116,10 @@ def _follow(objects, namespace: str, name: str, *, timeout: float) -> int:
         except kubernetes.client.ApiException as error:
             if error.status != 404:
                 raise
+            last_run = _last_run(objects, namespace, task)
+            if last_run.get("taskLog") == name and last_run.get("phase") in tasklog.FINISHED_PHASES:
+                print(f"{last_run['phase']} (the TaskLog is already gone: history limits)")
+                return 0 if last_run["phase"] == "Succeeded" else 1
             time.sleep(0.3)
             continue
         status = log.get("status") or {}
@@ -133,6 +137,16 @@ def _follow(objects, namespace: str, name: str, *, timeout: float) -> int:
         time.sleep(0.3)
     print(f"taskengine: {name} did not finish within {timeout:.0f}s", file=sys.stderr)
     return 1
+
+
+def _last_run(objects, namespace: str, task: str) -> dict:
+    import kubernetes
+
+    try:
+        found = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "tasks", task)
+    except kubernetes.client.ApiException:
+        return {}
+    return (found.get("status") or {}).get("lastRun") or {}
 
 
 def cmd_logs(args: argparse.Namespace) -> int:

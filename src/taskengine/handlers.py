@@ -12,11 +12,12 @@ import logging
 from typing import Any
 
 import kopf
+from kubernetes_asyncio import client
 
 from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
 from taskengine.kube import client as client_
-from taskengine.kube import discovery
+from taskengine.kube import discovery, objects
 from taskengine.reconcile import reconciler as reconciler_
 from taskengine.settings import Settings
 
@@ -78,7 +79,10 @@ def _watch_kind(registry: kopf.OperatorRegistry, kind: str, plural: str) -> None
         plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
         memo.reconciler.observe(kind, event.get("type"), plain)
         if kind == "Task" and event.get("type") != "DELETED":
+            where = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
             try:
                 await memo.engine.observe_task(plain)
+            except client.ApiException as error:  # e.g. the namespace is being deleted
+                logger.error("Task %s: the requested run could not start: %s", where, objects.api_error_message(error))
             except Exception:  # noqa: BLE001 - one Task's run request must not stop the others'
-                logger.exception("Task %s/%s: starting the requested run failed", body.metadata.get("namespace"), body.metadata.get("name"))
+                logger.exception("Task %s: starting the requested run failed", where)

@@ -127,6 +127,19 @@ def test_the_same_run_request_runs_once(cluster: support.Cluster, namespace: str
     assert len(receiver.requests) == 1
 
 
+def test_a_pruned_run_is_not_run_again(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    hook_task(cluster, namespace, "forgetful", receiver.url, history={"successfulLimit": 0})
+    _, name = cluster.run(namespace, "forgetful")
+    support.wait_for(lambda: not cluster.tasklogs(namespace, "forgetful"), "the TaskLog to be pruned")
+
+    cluster.patch_spec("Task", namespace, "forgetful", {"description": "edited"})
+
+    support.wait_for(lambda: cluster.get("Task", namespace, "forgetful")["status"]["observedGeneration"] == 2, "the edit to be seen")
+    assert cluster.get("Task", namespace, "forgetful")["status"]["lastHandledRunRequest"]
+    assert cluster.tasklogs(namespace, "forgetful") == []
+    assert len(receiver.requests) == 1
+
+
 def test_history_keeps_the_newest_runs(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
     hook_task(cluster, namespace, "chatty", receiver.url, history={"successfulLimit": 2, "failedLimit": 1})
     names = [cluster.run(namespace, "chatty")[1] for _ in range(4)]

@@ -97,6 +97,20 @@ def test_client_errors_are_not_retried(cluster: support.Cluster, namespace: str,
     assert cluster.get("Webhook", namespace, "wrong")["status"]["lastDelivery"]["statusCode"] == 404
 
 
+def test_each_attempt_has_its_own_timeout(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    receiver.reply(Reply(delay=6), Reply(delay=6))
+    cluster.create("Webhook", namespace, "sluggish", {"url": receiver.url, "timeoutSeconds": 3, "retries": 1})
+    webhook_task(cluster, namespace, "ping", "sluggish")
+
+    result, name = cluster.run(namespace, "ping")
+
+    assert result.returncode == 1
+    status = cluster.tasklog(namespace, name)["status"]
+    assert "timed out after 3s after 2 attempt(s)" in status["message"]
+    assert [d["error"] for d in status["deliveries"]] == ["timed out after 3s"] * 2
+    assert cluster.get("Webhook", namespace, "sluggish")["status"]["lastDelivery"]["error"] == "timed out after 3s"
+
+
 def test_signing_adds_standard_webhooks_headers(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
     secret = base64.b64encode(b"0123456789abcdef").decode()
     cluster.create_secret(namespace, "signing", {"secret": f"whsec_{secret}"})
@@ -180,3 +194,23 @@ def test_notifications_on_start_success_and_failure(cluster: support.Cluster, na
     assert cluster.run(namespace, "bad")[0].returncode == 1
     support.wait_for(lambda: smtp.mails, "the failure mail")
     assert smtp.mails[0].subject == "bad Failed"
+
+
+def test_email_over_starttls(cluster: support.Cluster, namespace: str, tmp_path) -> None:
+    server = SmtpServer(starttls_dir=tmp_path / "tls")
+    try:
+        cluster.create_secret(namespace, "smtp", {
+            "host": "127.0.0.1", "port": str(server.port), "from": "te@example.com",
+            "security": "starttls", "username": "te", "password": "pw",
+        })
+        cluster.create("Task", namespace, "secure-mail", {"action": {"email": {
+            "smtpSecretRef": "smtp", "to": ["oncall@example.com"], "subject": "over TLS"}}})
+        cluster.wait_condition("Task", namespace, "secure-mail", "True")
+
+        result, _ = cluster.run(namespace, "secure-mail")
+    finally:
+        server.stop()
+
+    assert result.returncode == 0, result.stdout
+    assert [mail.subject for mail in server.mails] == ["over TLS"]
+    assert server.logins == [("te", "pw")]

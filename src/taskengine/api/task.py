@@ -256,6 +256,8 @@ class TaskStatus(common.StatusBase):
     """The most recent run."""
     next_run_time: str | None = None
     """When a schedule next runs the task."""
+    last_handled_run_request: str | None = None
+    """The last taskengine.io/run-requested-at value acted on (as Flux's lastHandledReconcileAt)."""
 
 
 class Task(Model):

@@ -77,8 +77,10 @@ class Engine:
         metadata = body["metadata"]
         annotations = metadata.get("annotations") or {}
         requested = annotations.get(RUN_REQUESTED)
-        if not requested:
+        if not requested or metadata.get("deletionTimestamp"):
             return
+        if (body.get("status") or {}).get("lastHandledRunRequest") == requested:
+            return  # handled before, even if its TaskLog has been pruned since
         try:
             params = json.loads(annotations.get(RUN_PARAMS) or "{}")
             if not isinstance(params, dict):
@@ -92,6 +94,7 @@ class Engine:
             params={str(k): str(v) for k, v in params.items()},
         )
         await self.submit(occurrence)
+        await self._records.set_task_status(occurrence.namespace, occurrence.task, {"lastHandledRunRequest": requested})
 
     def observe_tasklog(self, event_type: str | None, body: dict[str, Any]) -> None:
         metadata = body["metadata"]

@@ -79,9 +79,13 @@ class Records:
         )
 
     async def set_last_run(self, namespace: str, task: str, last_run: dict[str, Any]) -> None:
+        await self.set_task_status(namespace, task, {"lastRun": last_run})
+
+    async def set_task_status(self, namespace: str, task: str, status: dict[str, Any]) -> None:
+        """The engine's fields of a Task's status (the reconciler owns the rest)."""
         try:
             await self._objects.patch_namespaced_custom_object_status(
-                common.GROUP, common.VERSION, namespace, "tasks", task, {"status": {"lastRun": last_run}},
+                common.GROUP, common.VERSION, namespace, "tasks", task, {"status": status},
                 _content_type="application/merge-patch+json",
             )
         except client.ApiException as error:
