@@ -176,11 +176,11 @@ class Engine:
             logger.info("TaskLog %s/%s was %s when the operator stopped: marked Failed", metadata["namespace"], metadata["name"], was)
 
     async def close(self) -> None:
-        runs = [run for by_task in self._active.values() for run in by_task.values()]
-        for run in runs:
-            self._stopping[run.get_name().removeprefix("run ")] = ("Failed", "OperatorStopped")
+        runs = {name: run for by_task in self._active.values() for name, run in by_task.items()}
+        for name, run in runs.items():
+            self._stopping[name] = ("Failed", "OperatorStopped")
             run.cancel()
-        await asyncio.gather(*runs, return_exceptions=True)
+        await asyncio.gather(*runs.values(), return_exceptions=True)
         await self._http.close()
 
     # -- one run -----------------------------------------------------------------------------
@@ -314,8 +314,7 @@ class Engine:
                 "taskLog": name, "phase": outcome.phase, "startTime": status["startTime"], "completionTime": status["completionTime"],
             })
             failed = outcome.phase in ("Failed", "Terminated")
-            await self._records.event(task_body, reason=outcome.phase if outcome.phase != "Skipped" else "Skipped",
-                                      message=f"run {name}: {outcome.message}", warning=failed)
+            await self._records.event(task_body, reason=outcome.phase, message=f"run {name}: {outcome.message}", warning=failed)
             if spec is not None and ctx is not None:
                 ctx.variables = dataclasses.replace(ctx.variables, phase=outcome.phase)
                 await self._notify(ctx, spec.notify.on_failure if failed else spec.notify.on_success, outcome.phase)
@@ -370,4 +369,4 @@ def _stop_message(reason: str) -> str:
 
 
 def _parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -25,7 +25,8 @@ def now() -> datetime.datetime:
 
 
 def timestamp(moment: datetime.datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """RFC 3339 in UTC with milliseconds: runs a moment apart must sort apart."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def label_value(text: str) -> str:
@@ -127,7 +128,7 @@ class Records:
             if item.get("spec", {}).get("task") == task
             and (item.get("status") or {}).get("phase") in tasklog_api.FINISHED_PHASES
         ]
-        finished.sort(key=lambda item: (item["metadata"]["creationTimestamp"], item["metadata"]["name"]), reverse=True)
+        finished.sort(key=lambda item: item["status"].get("startTime") or item["metadata"]["creationTimestamp"], reverse=True)
         succeeded = [item for item in finished if item["status"]["phase"] == "Succeeded"]
         others = [item for item in finished if item["status"]["phase"] != "Succeeded"]
         for item in succeeded[successful:] + others[failed:]:
