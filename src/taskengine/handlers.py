@@ -17,8 +17,9 @@ from kubernetes_asyncio import client
 from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
 from taskengine.kube import client as client_
-from taskengine.kube import discovery, objects
+from taskengine.kube import discovery, objects, status
 from taskengine.reconcile import reconciler as reconciler_
+from taskengine.triggers import schedules as triggers
 from taskengine.settings import Settings
 
 logger = logging.getLogger("taskengine")
@@ -43,15 +44,24 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
             startup_seconds=config.startup_seconds,
         )
         engine = engine_.Engine(clients=clients, discovery=finder, on_task_changed=reconciler.touch)
+        writer = status.StatusWriter(clients.operator)
+        schedules = triggers.ScheduleTriggers(catalog=reconciler.catalog, submit=engine.submit, writer=writer)
         reconciler.is_running = engine.is_running
+        reconciler.on_evaluated = schedules.evaluated
+        reconciler.on_removed = schedules.removed
         await engine.recover(config.namespaces)
         memo.clients, memo.reconciler, memo.engine = clients, reconciler, engine
-        memo.worker = asyncio.create_task(reconciler.run(), name="taskengine-reconciler")
+        memo.workers = [
+            asyncio.create_task(reconciler.run(), name="taskengine-reconciler"),
+            asyncio.create_task(schedules.scheduler.run(), name="taskengine-scheduler"),
+            asyncio.create_task(writer.run(), name="taskengine-status-writer"),
+        ]
 
     @kopf.on.cleanup(registry=registry)
     async def stop(memo: kopf.Memo, **_: Any) -> None:
-        memo.worker.cancel()
-        await asyncio.gather(memo.worker, return_exceptions=True)
+        for worker in memo.workers:
+            worker.cancel()
+        await asyncio.gather(*memo.workers, return_exceptions=True)
         await memo.engine.close()
         await memo.clients.close()
 

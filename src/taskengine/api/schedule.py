@@ -16,6 +16,16 @@ Weekday = Literal["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Satur
 class Every(Model):
     """A recurrence: every N units, optionally on chosen weekdays at a time of day."""
 
+    model_config = ConfigDict(
+        json_schema_extra=common.cel(
+            common.rule(
+                "!has(self.at) || self.unit in ['Days', 'Weeks', 'Months', 'Years']",
+                "at (a time of day) is for Days, Weeks, Months and Years",
+                field_path=".at",
+            )
+        )
+    )
+
     interval: int = Field(default=1, ge=1)
     """How many units between runs. Default 1."""
     unit: Literal["Seconds", "Minutes", "Hours", "Days", "Weeks", "Months", "Years"]

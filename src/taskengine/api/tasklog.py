@@ -34,6 +34,8 @@ class TriggerInfo(Model):
     """The instant a schedule fired for."""
     event: TriggeringEvent | None = None
     """The event, for Event triggers."""
+    missed: int | None = None
+    """Earlier occurrences of this trigger that were missed while the operator was down (not run)."""
 
 
 class TaskLogSpec(Model):

@@ -225,6 +225,8 @@ class Engine:
         await self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx)
 
     async def _skip_reason(self, occurrence: Occurrence, spec: task_api.TaskSpec | str, name: str) -> tuple[str, str] | None:
+        if occurrence.skip:
+            return occurrence.skip
         if isinstance(spec, str):
             return None
         if not spec.enabled:

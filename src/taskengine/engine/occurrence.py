@@ -25,6 +25,8 @@ class Occurrence:
     event: dict[str, Any] | None = None
     params: dict[str, str] = dataclasses.field(default_factory=dict)
     payload: Any = None
+    missed: int = 0  # earlier occurrences of the same trigger missed during downtime
+    skip: tuple[str, str] | None = None  # (reason, message): record as Skipped instead of running
 
     @property
     def tasklog_name(self) -> str:

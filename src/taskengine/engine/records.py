@@ -48,6 +48,8 @@ class Records:
             trigger["scheduledTime"] = occurrence.scheduled_time
         if occurrence.event:
             trigger["event"] = occurrence.event
+        if occurrence.missed:
+            trigger["missed"] = occurrence.missed
         labels = {TASK_LABEL: label_value(occurrence.task), TRIGGER_LABEL: occurrence.trigger_type}
         if group:
             labels[GROUP_LABEL] = label_value(group)

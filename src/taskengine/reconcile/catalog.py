@@ -35,6 +35,8 @@ class Reference(NamedTuple):
 class Entry:
     key: Key
     generation: int | None
+    uid: str
+    created: str  # metadata.creationTimestamp
     spec: dict[str, Any]
     status: dict[str, Any]
     model: pydantic.BaseModel | None  # the parsed spec, None when it does not parse
@@ -117,6 +119,8 @@ class Catalog:
         entry = Entry(
             key=key,
             generation=metadata.get("generation"),
+            uid=metadata.get("uid", ""),
+            created=metadata.get("creationTimestamp", ""),
             spec=spec,
             status=body.get("status") or {},
             model=model,

@@ -36,7 +36,11 @@ class Reconciler:
         settle_seconds: float = 0.1,
         startup_seconds: float = 1.5,
         is_running: Callable[[str, str], bool] = lambda namespace, name: False,
+        on_evaluated: Callable[[catalog_.Entry, bool], None] = lambda entry, ready: None,
+        on_removed: Callable[[Key], None] = lambda key: None,
     ) -> None:
+        self.on_evaluated = on_evaluated
+        self.on_removed = on_removed
         self.is_running = is_running
         self._objects = client.CustomObjectsApi(api)
         self._discovery = discovery
@@ -54,6 +58,7 @@ class Reconciler:
         key = Key(kind, metadata.get("namespace", ""), metadata.get("name", ""))
         if event_type == "DELETED":
             previous = self.catalog.remove(key)
+            self.on_removed(key)
             self._enqueue(self.catalog.referrers(key))
             self._enqueue(self._group_neighbours(previous))
             return
@@ -122,6 +127,7 @@ class Reconciler:
         running = key.kind == "Task" and self.is_running(key.namespace, key.name)
         outcome = await checks.evaluate(entry, self.catalog, self._discovery, running=running)
         status = self._status(entry, outcome)
+        self.on_evaluated(entry, outcome.ready)  # e.g. arm a valid Schedule, even when its status is unchanged
         current = entry.status
         unchanged = all(current.get(field) == value for field, value in status.items() if field != "conditions")
         if unchanged and conditions.same(current.get("conditions", []), status["conditions"]):

@@ -1,0 +1,1 @@
+"""Schedule timers, event watches and incoming webhooks: they produce occurrences."""

@@ -1,0 +1,132 @@
+"""Schedules and Calendars at run time: arming timers from the catalog, firing Tasks, status."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+
+from taskengine import recurrence
+from taskengine.engine.occurrence import Occurrence
+from taskengine.kube import status as status_
+from taskengine.reconcile import catalog as catalog_
+from taskengine.reconcile.catalog import Key
+from taskengine.triggers import scheduler as scheduler_
+
+logger = logging.getLogger("taskengine.scheduler")
+UTC = datetime.timezone.utc
+FIRING_CONCURRENCY = 32
+
+
+def iso(instant: datetime.datetime) -> str:
+    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse(text: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class ScheduleTriggers:
+    def __init__(
+        self,
+        *,
+        catalog: catalog_.Catalog,
+        submit: Callable[[Occurrence], Awaitable[str | None]],
+        writer: status_.StatusWriter,
+        clock: Callable[[], datetime.datetime] = scheduler_.now,
+    ) -> None:
+        self._catalog = catalog
+        self._submit = submit
+        self._writer = writer
+        self._clock = clock
+        self.scheduler = scheduler_.Scheduler(fire=self._fire, on_armed=self._published, clock=clock)
+
+    # -- from the reconciler --
+
+    def evaluated(self, entry: catalog_.Entry, ready: bool) -> None:
+        """A Schedule or Calendar was (re)evaluated: (re)arm, or disarm what is not valid."""
+        if entry.key.kind == "Task":
+            if entry.model is not None:
+                self._publish_next_run(entry)
+            return
+        if entry.key.kind == "Calendar":
+            if ready:
+                self._writer.set("calendars", entry.key.namespace, entry.key.name, {
+                    "upcoming": [day.isoformat() for day in recurrence.off_days(recurrence.workdays(entry.model), self._clock().date())],
+                })
+            return
+        if entry.key.kind != "Schedule":
+            return
+        namespace, name = entry.key.namespace, entry.key.name
+        spec = entry.model
+        if not ready or spec is None or spec.suspend:
+            self.scheduler.disarm(namespace, name)
+            self._published((namespace, name), [])
+            return
+        workdays = None
+        if spec.calendar:
+            calendar = self._catalog.get(Key("Calendar", namespace, spec.calendar))
+            workdays = recurrence.workdays(calendar.model) if calendar and calendar.model else None
+        created = parse(entry.created) if entry.created else self._clock()
+        plan = recurrence.Plan.build(spec, created=created, workdays=workdays)
+        last = entry.status.get("lastFireTime")
+        self.scheduler.arm(namespace, name, plan, last_fired=parse(last) if last else None, created=created,
+                           deadline_seconds=spec.starting_deadline_seconds)
+
+    def removed(self, key: Key) -> None:
+        if key.kind == "Schedule":
+            self.scheduler.disarm(key.namespace, key.name)
+            self._writer.forget("schedules", key.namespace, key.name)
+
+    # -- from the scheduler --
+
+    def _published(self, key: tuple[str, str], upcoming: list[datetime.datetime]) -> None:
+        namespace, name = key
+        self._writer.set("schedules", namespace, name, {
+            "nextFireTime": iso(upcoming[0]) if upcoming else None,
+            "upcoming": [iso(instant) for instant in upcoming],
+        })
+        for task in self._tasks_of(namespace, name):
+            self._publish_next_run(task)
+
+    def _publish_next_run(self, task: catalog_.Entry) -> None:
+        times = [
+            self.scheduler.next_fire_time(task.key.namespace, trigger.schedule)
+            for trigger in task.model.triggers if trigger.schedule
+        ]
+        times = [t for t in times if t is not None]
+        self._writer.set("tasks", task.key.namespace, task.key.name, {"nextRunTime": iso(min(times)) if times else None})
+
+    def _tasks_of(self, namespace: str, schedule: str) -> list[catalog_.Entry]:
+        keys = self._catalog.referrers(Key("Schedule", namespace, schedule))
+        entries = [self._catalog.get(key) for key in sorted(keys) if key.kind == "Task"]
+        return [entry for entry in entries if entry is not None and entry.model is not None]
+
+    async def _fire(self, firing: scheduler_.Firing) -> None:
+        skip = (firing.skip_reason, firing.skip_message) if firing.skip_reason else None
+        limit = asyncio.Semaphore(FIRING_CONCURRENCY)
+
+        async def submit(task: catalog_.Entry) -> None:
+            async with limit:
+                await self._submit(Occurrence(
+                    namespace=firing.namespace, task=task.key.name, task_uid=task.uid,
+                    trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
+                    scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
+                ))
+
+        tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._active(task)]  # paused: ignored
+        results = await asyncio.gather(*(submit(task) for task in tasks), return_exceptions=True)
+        for task, result in zip(tasks, results):
+            if isinstance(result, Exception):
+                logger.error("Task %s/%s: the run for %s could not start: %s", firing.namespace, task.key.name, iso(firing.instant), result)
+        self._writer.set("schedules", firing.namespace, firing.schedule, {"lastFireTime": iso(firing.instant)})
+
+    def _active(self, task: catalog_.Entry) -> bool:
+        if not task.model.enabled:
+            return False
+        if task.model.group:
+            group = self._catalog.get(Key("TaskGroup", task.key.namespace, task.model.group))
+            if group is not None and group.model is not None and not group.model.active:
+                return False
+        return True
