@@ -14,25 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime
-import json
-import os
 import pathlib
-import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 import httpx
 from aiohttp import web
 from kubernetes_asyncio import client
 
-from taskengine.dev import controlplane, local
-from taskengine.engine import occurrence
-from taskengine.kube import client as client_
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import common  # noqa: E402
 
-RESULTS = pathlib.Path(__file__).resolve().parent / "results"
+from taskengine.dev import controlplane  # noqa: E402
+from taskengine.engine import occurrence  # noqa: E402
+from taskengine.kube import client as client_  # noqa: E402
 
 
 class Receiver:
@@ -58,17 +53,6 @@ class Receiver:
         await self._runner.cleanup()
 
 
-def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
-    ordered = sorted(latencies)
-    return {
-        "count": len(ordered),
-        "per_second": round(len(ordered) / elapsed, 1) if elapsed else 0.0,
-        "p50_ms": round(statistics.median(ordered) * 1000, 1),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 1),
-        "max_ms": round(ordered[-1] * 1000, 1),
-    }
-
-
 async def bare_httpx(receiver: Receiver, runs: int, concurrency: int) -> dict[str, float]:
     limit = asyncio.Semaphore(concurrency)
     sent: dict[str, float] = {}
@@ -82,7 +66,7 @@ async def bare_httpx(receiver: Receiver, runs: int, concurrency: int) -> dict[st
         started = time.perf_counter()
         await asyncio.gather(*(post(i) for i in range(runs)))
         elapsed = time.perf_counter() - started
-    return summary([receiver.arrivals[run] - sent[run] for run in sent], elapsed)
+    return common.summary([receiver.arrivals[run] - sent[run] for run in sent], elapsed)
 
 
 async def taskengine_runs(receiver: Receiver, namespace: str, runs: int, tasks: int, concurrency: int) -> dict[str, float]:
@@ -128,7 +112,7 @@ async def taskengine_runs(receiver: Receiver, namespace: str, runs: int, tasks: 
     missing = [run for run in requested if run not in receiver.arrivals]
     if missing:
         print(f"warning: {len(missing)} runs never arrived", file=sys.stderr)
-    return summary([receiver.arrivals[run] - requested[run] for run in requested if run in receiver.arrivals], elapsed)
+    return common.summary([receiver.arrivals[run] - requested[run] for run in requested if run in receiver.arrivals], elapsed)
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -143,24 +127,14 @@ async def main(args: argparse.Namespace) -> dict:
 
 
 def run_with_cluster(args: argparse.Namespace) -> dict:
-    with tempfile.TemporaryDirectory() as workdir:
-        plane = None
-        if not args.use_kubeconfig:
-            plane = controlplane.ControlPlane(pathlib.Path(workdir) / "plane")
-            plane.start()
-            local.install_crds(plane.kubeconfig)
-            os.environ["KUBECONFIG"] = str(plane.kubeconfig)
-        log = open(pathlib.Path(workdir) / "operator.log", "wb")
-        operator = subprocess.Popen([sys.executable, "-m", "taskengine", "operator", "-n", "bench-*"],
-                                    env={**os.environ, "TASKENGINE_LIVENESS_PORT": "0"}, stdout=log, stderr=subprocess.STDOUT)
+    with common.cluster(use_kubeconfig=args.use_kubeconfig) as workdir:
+        operator = common.Operator(workdir / "operator.log", "bench-*")
+        operator.start()
         try:
             time.sleep(3)
             return asyncio.run(main(args))
         finally:
-            operator.terminate()
-            operator.wait(timeout=30)
-            if plane:
-                plane.stop()
+            operator.stop()
 
 
 def report(results: dict, args: argparse.Namespace) -> None:
@@ -168,15 +142,8 @@ def report(results: dict, args: argparse.Namespace) -> None:
     print(header)
     for name, row in results.items():
         print(f"{name:26} {row['count']:>10} {row['per_second']:>8} {row['p50_ms']:>8} {row['p99_ms']:>8} {row['max_ms']:>8}")
-    RESULTS.mkdir(exist_ok=True)
-    document = {
-        "benchmark": "webhooks",
-        "when": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "parameters": {"runs": args.runs, "tasks": args.tasks, "concurrency": args.concurrency},
-        "results": results,
-    }
-    (RESULTS / "webhooks.json").write_text(json.dumps(document, indent=2))
-    print(f"written {RESULTS / 'webhooks.json'}")
+    path = common.write("webhooks", {"runs": args.runs, "tasks": args.tasks, "concurrency": args.concurrency}, results)
+    print(f"written {path}")
 
 
 if __name__ == "__main__":

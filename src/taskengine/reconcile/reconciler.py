@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -106,19 +107,27 @@ class Reconciler:
     # -- the worker ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        started = time.monotonic()
         await asyncio.sleep(self._startup)
+        first = True
         while True:
             await self._wakeup.wait()
             await asyncio.sleep(self._settle)
             self._wakeup.clear()
             batch, self._pending = self._pending, set()
-            for key in sorted(batch):
-                try:
-                    await self.reconcile(key)
-                except asyncio.CancelledError:
-                    raise
-                except Exception:  # a bug of ours must not stop every other object's status
-                    logger.exception("reconciling %s %s/%s failed", *key)
+            await self._reconcile_all(batch)
+            if first:
+                first = False
+                logger.info("initial evaluation of %d objects done %.1fs after start", len(batch), time.monotonic() - started)
+
+    async def _reconcile_all(self, batch: set[Key]) -> None:
+        for key in sorted(batch):
+            try:
+                await self.reconcile(key)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug of ours must not stop every other object's status
+                logger.exception("reconciling %s %s/%s failed", *key)
 
     async def reconcile(self, key: Key) -> None:
         entry = self.catalog.get(key)
