@@ -22,5 +22,7 @@ echo
 echo "examples applied in namespace $namespace; in another shell:"
 echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl get taskengine -n $namespace"
+echo "  kubectl get tasklogs -n $namespace -w      # the heartbeat example fires every 30 s"
+echo "  taskengine run power-on-workstations -n $namespace --wait"
 echo
 exec taskengine operator

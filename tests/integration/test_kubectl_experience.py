@@ -28,13 +28,23 @@ def test_example_applies_cleanly_and_becomes_ready(cluster: support.Cluster, nam
     output = kubectl(cluster, "apply", "-n", namespace, "-f", str(example))
 
     ours = [doc for doc in yaml.safe_load_all(example.read_text()) if doc["apiVersion"].startswith("taskengine.io/")]
-    assert len(ours) >= 4
+    assert len(ours) >= 2
     for doc in ours:
         assert f"{doc['kind'].lower()}.taskengine.io/{doc['metadata']['name']} created" in output
         cluster.wait_condition(doc["kind"], namespace, doc["metadata"]["name"], "True")
     for doc in ours:
         if doc["kind"] == "Task":
             assert cluster.get("Task", namespace, doc["metadata"]["name"])["status"]["phase"] == "Idle"
+
+
+def test_heartbeat_example_fires_on_its_schedule(cluster: support.Cluster, namespace: str, operator) -> None:
+    kubectl(cluster, "apply", "-n", namespace, "-f", str(EXAMPLES / "heartbeat.yaml"))
+
+    [log] = support.wait_for(lambda: cluster.tasklogs(namespace, "heartbeat"), "the first heartbeat", timeout=45)
+
+    assert cluster.wait_phase(namespace, log["metadata"]["name"], *support.FINISHED)["status"]["phase"] == "Succeeded"
+    data = cluster.core.read_namespaced_config_map("heartbeat", namespace).data
+    assert data["run"] == log["metadata"]["name"] and data["last"] != "never"
 
 
 def test_get_taskengine_lists_every_kind_with_ready_column(cluster: support.Cluster, namespace: str, operator) -> None:

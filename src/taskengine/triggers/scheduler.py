@@ -76,9 +76,11 @@ class Scheduler:
         """(Re)arms a schedule. `last_fired` (from its status) bounds the search for missed occurrences."""
         key = (namespace, name)
         current = self._clock()
-        first_time = key not in self._armed
-        if first_time:
-            self._catch_up += self._missed(key, plan, since=last_fired or created, until=current, deadline=deadline_seconds)
+        previous = self._armed.get(key)
+        if previous is None:
+            self._catch_up += self.missed(key, plan, since=last_fired or created, until=current, deadline=deadline_seconds)
+        elif previous.next is not None and previous.next <= current:
+            current = previous.next - datetime.timedelta(microseconds=1)  # due but not fired yet: keep it
         upcoming = plan.upcoming(current, 5)
         armed = Armed(plan, datetime.timedelta(seconds=deadline_seconds), upcoming[0] if upcoming else None, next(self._versions))
         self._armed[key] = armed
@@ -99,7 +101,7 @@ class Scheduler:
     def armed_count(self) -> int:
         return len(self._armed)
 
-    def _missed(self, key: tuple[str, str], plan: recurrence.Plan, *, since: datetime.datetime, until: datetime.datetime,
+    def missed(self, key: tuple[str, str], plan: recurrence.Plan, *, since: datetime.datetime, until: datetime.datetime,
                 deadline: int) -> list[Firing]:
         missed = []
         for instant in plan.fire_times(since):
