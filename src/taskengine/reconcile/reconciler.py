@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -107,18 +106,13 @@ class Reconciler:
     # -- the worker ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        started = time.monotonic()
         await asyncio.sleep(self._startup)
-        first = True
         while True:
             await self._wakeup.wait()
             await asyncio.sleep(self._settle)
             self._wakeup.clear()
             batch, self._pending = self._pending, set()
             await self._reconcile_all(batch)
-            if first:
-                first = False
-                logger.info("initial evaluation of %d objects done %.1fs after start", len(batch), time.monotonic() - started)
 
     async def _reconcile_all(self, batch: set[Key]) -> None:
         for key in sorted(batch):
