@@ -35,6 +35,10 @@ class StatusWriter:
         self._pending[key] = merged
         self._wakeup.set()
 
+    def seen(self, plural: str, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """What the object's status already says (from a watch event): no need to write it again."""
+        self._written[(plural, namespace, name)] = dict(status)
+
     def forget(self, plural: str, namespace: str, name: str) -> None:
         self._pending.pop((plural, namespace, name), None)
         self._written.pop((plural, namespace, name), None)

@@ -46,6 +46,9 @@ class ScheduleTriggers:
 
     def evaluated(self, entry: catalog_.Entry, ready: bool) -> None:
         """A Schedule or Calendar was (re)evaluated: (re)arm, or disarm what is not valid."""
+        plural = {"Task": "tasks", "Schedule": "schedules", "Calendar": "calendars"}.get(entry.key.kind)
+        if plural:
+            self._writer.seen(plural, entry.key.namespace, entry.key.name, entry.status)
         if entry.key.kind == "Task":
             if entry.model is not None:
                 self._publish_next_run(entry)
