@@ -53,6 +53,15 @@ class Cluster:
     def get(self, kind: str, namespace: str, name: str) -> dict[str, Any]:
         return self.objects.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name)
 
+    def exists(self, kind: str, namespace: str, name: str) -> bool:
+        try:
+            self.get(kind, namespace, name)
+        except kubernetes.client.ApiException as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
     def patch_spec(self, kind: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
         self.objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name, {"spec": spec})
 

@@ -156,14 +156,7 @@ def test_delete_after_run_removes_the_task_and_its_logs(cluster: support.Cluster
 
     _, name = cluster.run(namespace, "one-off", wait=False)
 
-    def task_gone() -> bool:
-        try:
-            cluster.get("Task", namespace, "one-off")
-        except kubernetes.client.ApiException as error:
-            return error.status == 404
-        return False
-
-    support.wait_for(task_gone, "the Task to delete itself")
+    support.wait_for(lambda: not cluster.exists("Task", namespace, "one-off"), "the Task to delete itself")
     assert len(receiver.requests) == 1
     support.wait_for(lambda: not cluster.tasklogs(namespace, "one-off"), "the garbage collector to remove its TaskLog", timeout=60)
 

@@ -7,7 +7,6 @@ import pathlib
 import time
 from collections.abc import Iterator
 
-import kubernetes
 import pytest
 
 from tests import support
@@ -94,7 +93,8 @@ def test_suspended_schedule_and_paused_task_fire_nothing(cluster: support.Cluste
     time.sleep(3)
 
     assert cluster.tasklogs(namespace, "held") == [] and cluster.tasklogs(namespace, "paused") == []
-    assert not cluster.get("Schedule", namespace, "held").get("status", {}).get("nextFireTime")
+    held = cluster.get("Schedule", namespace, "held").get("status", {})
+    assert not held.get("nextFireTime") and not held.get("done")
 
 
 def test_calendar_day_is_skipped_without_a_failure(cluster: support.Cluster, namespace: str, operator, receiver: Receiver) -> None:
@@ -116,18 +116,12 @@ def test_one_time_schedule_fires_once_and_the_task_deletes_itself(cluster: suppo
     cluster.create("Schedule", namespace, "once", {"at": at.strftime("%Y-%m-%dT%H:%M:%SZ")})
     hook_task(cluster, namespace, "one-off", receiver.url, triggers=[{"schedule": "once"}], deleteAfterRun=True)
 
-    def gone() -> bool:
-        try:
-            cluster.get("Task", namespace, "one-off")
-        except kubernetes.client.ApiException as error:
-            return error.status == 404
-        return False
-
-    support.wait_for(gone, "the one-time Task to run and delete itself", timeout=20)
+    support.wait_for(lambda: not cluster.exists("Task", namespace, "one-off"), "the one-time Task to run and delete itself", timeout=20)
     assert len(receiver.requests) == 1
     status = cluster.get("Schedule", namespace, "once")["status"]
     assert status["lastFireTime"] == at.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert not status.get("nextFireTime") and status["upcoming"] == []
+    assert status["done"] is True
 
 
 @pytest.fixture

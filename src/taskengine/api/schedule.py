@@ -85,6 +85,8 @@ class ScheduleStatus(common.StatusBase):
     """The next 5 fire times, after calendar, window, DST and endTime."""
     last_fire_time: str | None = None
     """When the schedule last fired."""
+    done: bool | None = None
+    """true when it will not fire again: a one-time `at` that is past, or a recurrence past its endTime."""
 
 
 class Schedule(Model):

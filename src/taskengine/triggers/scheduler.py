@@ -97,6 +97,9 @@ class Scheduler:
         armed = self._armed.get((namespace, name))
         return armed.next if armed else None
 
+    def is_armed(self, namespace: str, name: str) -> bool:
+        return (namespace, name) in self._armed
+
     @property
     def armed_count(self) -> int:
         return len(self._armed)

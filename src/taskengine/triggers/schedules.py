@@ -86,9 +86,11 @@ class ScheduleTriggers:
 
     def _published(self, key: tuple[str, str], upcoming: list[datetime.datetime]) -> None:
         namespace, name = key
+        armed = self.scheduler.is_armed(namespace, name)
         self._writer.set("schedules", namespace, name, {
             "nextFireTime": iso(upcoming[0]) if upcoming else None,
             "upcoming": [iso(instant) for instant in upcoming],
+            "done": armed and not upcoming,
         })
         for task in self._tasks_of(namespace, name):
             self._publish_next_run(task)
