@@ -18,7 +18,9 @@ from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
 from taskengine.kube import client as client_
 from taskengine.kube import discovery, objects, status
+from taskengine.reconcile import catalog
 from taskengine.reconcile import reconciler as reconciler_
+from taskengine.triggers import events as event_triggers
 from taskengine.triggers import schedules as triggers
 from taskengine.settings import Settings
 
@@ -46,11 +48,22 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         engine = engine_.Engine(clients=clients, discovery=finder, on_task_changed=reconciler.touch)
         writer = status.StatusWriter(clients.operator)
         schedules = triggers.ScheduleTriggers(catalog=reconciler.catalog, submit=engine.submit, writer=writer)
+        events = event_triggers.EventTriggers(
+            catalog=reconciler.catalog, submit=engine.submit, writer=writer, api=clients.operator, discovery=finder
+        )
         reconciler.is_running = engine.is_running
-        reconciler.on_evaluated = schedules.evaluated
-        reconciler.on_removed = schedules.removed
+
+        def evaluated(entry: catalog.Entry, ready: bool) -> None:
+            schedules.evaluated(entry, ready)
+            events.evaluated(entry, ready)
+
+        def removed(key: catalog.Key) -> None:
+            schedules.removed(key)
+            events.removed(key)
+
+        reconciler.on_evaluated, reconciler.on_removed = evaluated, removed
         await engine.recover(config.namespaces)
-        memo.clients, memo.reconciler, memo.engine = clients, reconciler, engine
+        memo.clients, memo.reconciler, memo.engine, memo.events = clients, reconciler, engine, events
         memo.workers = [
             asyncio.create_task(reconciler.run(), name="taskengine-reconciler"),
             asyncio.create_task(schedules.scheduler.run(), name="taskengine-scheduler"),
@@ -62,6 +75,7 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         for worker in memo.workers:
             worker.cancel()
         await asyncio.gather(*memo.workers, return_exceptions=True)
+        await memo.events.close()
         await memo.engine.close()
         await memo.clients.close()
 

@@ -132,31 +132,11 @@ def test_run_job_succeeds_when_complete_and_fails_when_failed(cluster: support.C
         assert job.spec.template.spec.containers[0].args == ["--task", "backup"]
         assert job.spec.template.spec.service_account_name == "worker"
         cluster.wait_phase(namespace, name, "Running")
-        finish_job(batch, namespace, job.metadata.name, outcome)  # no kubelet here: the test plays it
+        support.finish_job(batch, namespace, job.metadata.name, outcome)  # no kubelet here: the test plays it
 
         log = cluster.wait_phase(namespace, name, *support.FINISHED)
 
         assert log["status"]["phase"] == ("Succeeded" if outcome == "Complete" else "Failed"), log["status"]
-
-
-def finish_job(batch: kubernetes.client.BatchV1Api, namespace: str, name: str, outcome: str) -> None:
-    now = support.now()
-    started = batch.read_namespaced_job_status(name, namespace).status.start_time  # immutable once the controller set it
-    start = started.strftime("%Y-%m-%dT%H:%M:%SZ") if started else now
-    if outcome == "Complete":
-        conditions = [
-            {"type": "SuccessCriteriaMet", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
-            {"type": "Complete", "status": "True", "lastProbeTime": now, "lastTransitionTime": now},
-        ]
-        status = {"conditions": conditions, "succeeded": 1, "startTime": start, "completionTime": now}
-    else:
-        conditions = [
-            {"type": "FailureTarget", "status": "True", "reason": "BackoffLimitExceeded", "message": "the test failed it", "lastProbeTime": now, "lastTransitionTime": now},
-            {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded", "message": "the test failed it", "lastProbeTime": now, "lastTransitionTime": now},
-        ]
-        status = {"conditions": conditions, "failed": 1, "startTime": start}
-    # the job controller has counted the Pod it created (which no kubelet will ever run) as active
-    batch.patch_namespaced_job_status(name, namespace, {"status": {**status, "active": 0, "ready": 0, "terminating": 0}})
 
 
 def test_unknown_variable_fails_the_run_naming_it(cluster: support.Cluster, namespace: str) -> None:

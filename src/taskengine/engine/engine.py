@@ -203,10 +203,7 @@ class Engine:
 
         ctx = base.RunContext(
             task=spec, task_body=task_body, namespace=namespace, run_name=name, run_uid=tasklog["metadata"]["uid"],
-            variables=variables.Variables(
-                now=started, task=occurrence.task, run=name, trigger=occurrence.trigger_name or occurrence.trigger_type,
-                params=params, payload=occurrence.payload, event=(occurrence.event or {}).get("type"),
-            ),
+            variables=_variables(occurrence, started, name, params),
             operator_api=self._clients.operator,
             objects=objects_.Objects(self._clients.as_service_account(namespace, spec.service_account_name)),
             discovery=self._discovery, redact=base.Redactor(), http=self._http,
@@ -340,6 +337,14 @@ class Engine:
                 message = ctx.redact(str(error))
                 logger.warning("run %s/%s: notification %s failed: %s", ctx.namespace, ctx.run_name, phase, message)
                 await self._records.event(ctx.task_body, reason="NotificationFailed", message=f"run {ctx.run_name}: {message}", warning=True)
+
+
+def _variables(occurrence: Occurrence, now: datetime.datetime, run: str, params: dict[str, str]) -> variables.Variables:
+    scope = variables.Variables(
+        now=now, task=occurrence.task, run=run, trigger=occurrence.trigger_name or occurrence.trigger_type,
+        params=params, payload=occurrence.payload, event=(occurrence.event or {}).get("type"),
+    )
+    return scope.with_target(occurrence.obj) if occurrence.obj else scope
 
 
 def _parse(task_body: dict[str, Any]) -> task_api.TaskSpec | str:

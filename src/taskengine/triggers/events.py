@@ -1,0 +1,140 @@
+"""EventTriggers at run time: shared watch streams, `when` transitions, firing the Tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kubernetes_asyncio import client
+
+from taskengine.api import eventtrigger
+from taskengine.engine.occurrence import Occurrence
+from taskengine.kube import discovery as discovery_
+from taskengine.kube import status as status_
+from taskengine.reconcile import catalog as catalog_
+from taskengine.reconcile.catalog import Key
+from taskengine.triggers import matching, watches
+
+logger = logging.getLogger("taskengine.events")
+UTC = datetime.timezone.utc
+
+
+def stream_key(namespace: str, spec: eventtrigger.EventTriggerSpec) -> watches.StreamKey:
+    resource = spec.resource
+    return watches.StreamKey(
+        api_version=resource.api_version, kind=resource.kind, namespace=resource.namespace or namespace,
+        selector=resource.selector.to_query() if resource.selector else "", name=resource.name,
+    )
+
+
+class EventTriggers:
+    def __init__(
+        self,
+        *,
+        catalog: catalog_.Catalog,
+        submit: Callable[[Occurrence], Awaitable[str | None]],
+        writer: status_.StatusWriter,
+        api: client.ApiClient,
+        discovery: discovery_.Discovery,
+    ) -> None:
+        self._catalog = catalog
+        self._submit = submit
+        self._writer = writer
+        self._api = api
+        self._discovery = discovery
+        self._streams: dict[watches.StreamKey, watches.Stream] = {}
+        self._subscribers: dict[watches.StreamKey, set[Key]] = {}
+        self._subscribed: dict[Key, watches.StreamKey] = {}
+        self._memory: dict[tuple[Key, str], matching.Memory] = {}
+        self._counts: dict[Key, int] = {}
+
+    def evaluated(self, entry: catalog_.Entry, ready: bool) -> None:
+        if entry.key.kind != "EventTrigger":
+            return
+        spec = entry.model
+        wanted = stream_key(entry.key.namespace, spec) if ready and spec is not None and spec.resource else None
+        self._counts.setdefault(entry.key, int(entry.status.get("triggerCount") or 0))
+        current = self._subscribed.get(entry.key)
+        if current == wanted:
+            return
+        self._unsubscribe(entry.key)
+        if wanted is not None:
+            self._subscribed[entry.key] = wanted
+            self._subscribers.setdefault(wanted, set()).add(entry.key)
+            if wanted not in self._streams:
+                stream = watches.Stream(wanted, api=self._api, discovery=self._discovery,
+                                        handler=lambda event, obj, key=wanted: self._changed(key, event, obj))
+                self._streams[wanted] = stream
+                stream.start()
+
+    def removed(self, key: Key) -> None:
+        if key.kind == "EventTrigger":
+            self._unsubscribe(key)
+            self._counts.pop(key, None)
+
+    def _unsubscribe(self, trigger: Key) -> None:
+        key = self._subscribed.pop(trigger, None)
+        if key is None:
+            return
+        for memory_key in [m for m in self._memory if m[0] == trigger]:
+            del self._memory[memory_key]
+        subscribers = self._subscribers.get(key, set())
+        subscribers.discard(trigger)
+        if not subscribers:
+            self._subscribers.pop(key, None)
+            stream = self._streams.pop(key, None)
+            if stream is not None:
+                asyncio.ensure_future(stream.stop())  # the stream stops when no trigger needs it
+
+    async def close(self) -> None:
+        await asyncio.gather(*(stream.stop() for stream in self._streams.values()))
+        self._streams.clear()
+
+    async def _changed(self, key: watches.StreamKey, event: str, obj: dict[str, Any]) -> None:
+        uid = obj["metadata"]["uid"]
+        for trigger in sorted(self._subscribers.get(key, ())):
+            entry = self._catalog.get(trigger)
+            if entry is None or entry.model is None:
+                continue
+            spec = entry.model
+            before = self._memory.get((trigger, uid))
+            if event == "Deleted":
+                self._memory.pop((trigger, uid), None)
+            else:
+                self._memory[(trigger, uid)] = matching.remember(obj, spec.when)
+            if event != "Listed" and matching.fires(event, obj, before, spec):
+                await self._fire(entry, event, obj)
+
+    async def _fire(self, trigger: catalog_.Entry, event: str, obj: dict[str, Any]) -> None:
+        metadata = obj["metadata"]
+        reference = {
+            "apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "namespace": metadata.get("namespace"),
+            "name": metadata.get("name"), "uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
+        }
+        cause = f"{metadata.get('uid')}/{metadata.get('resourceVersion')}/{event}"
+        tasks = [key for key in sorted(self._catalog.referrers(trigger.key)) if key.kind == "Task"]
+        for key in tasks:
+            task = self._catalog.get(key)
+            if task is None or task.model is None or not task.model.enabled or not self._group_active(task):
+                continue
+            try:
+                await self._submit(Occurrence(
+                    namespace=key.namespace, task=key.name, task_uid=task.uid, trigger_type="Event",
+                    trigger_name=trigger.key.name, cause=cause, event={"type": event, "object": reference}, obj=obj,
+                ))
+            except client.ApiException as error:
+                logger.error("Task %s/%s: the run for %s %s could not start: HTTP %s", key.namespace, key.name, event, metadata.get("name"), error.status)
+        count = self._counts.get(trigger.key, 0) + 1
+        self._counts[trigger.key] = count
+        self._writer.set("eventtriggers", trigger.key.namespace, trigger.key.name, {
+            "triggerCount": count, "lastTriggered": datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        })
+
+    def _group_active(self, task: catalog_.Entry) -> bool:
+        if not task.model.group:
+            return True
+        group = self._catalog.get(Key("TaskGroup", task.key.namespace, task.model.group))
+        return group is None or group.model is None or group.model.active

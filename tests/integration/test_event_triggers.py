@@ -1,0 +1,138 @@
+"""EventTriggers: changes to objects of any kind run Tasks, once per transition."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import subprocess
+import time
+
+import kubernetes
+import pytest
+
+from tests import support
+from tests.receivers import Receiver, SmtpServer
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "manifests" / "examples"
+
+
+@pytest.fixture(autouse=True)
+def _operator_runs(operator) -> None:
+    """Every test here needs the operator."""
+
+
+def apply(cluster: support.Cluster, namespace: str, example: str) -> None:
+    subprocess.run([cluster.tool("kubectl"), f"--kubeconfig={cluster.kubeconfig}", "apply", "-n", namespace, "-f", str(EXAMPLES / example)],
+                   check=True, capture_output=True)
+
+
+def config_map(cluster: support.Cluster, namespace: str, name: str, data: dict, labels: dict | None = None) -> None:
+    cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": name, "labels": labels or {}}, "data": data})
+
+
+def hook_task(cluster: support.Cluster, namespace: str, name: str, url: str, trigger: str, payload: str) -> None:
+    cluster.create("Webhook", namespace, name, {"url": url, "retries": 0})
+    cluster.create("Task", namespace, name, {"action": {"webhook": {"webhookRef": name, "payload": payload}}, "triggers": [{"event": trigger}]})
+    cluster.wait_condition("Task", namespace, name, "True")
+
+
+def test_gpu_workstations_follow_the_users_session(cluster: support.Cluster, namespace: str) -> None:
+    apply(cluster, namespace, "gpu-workstations.yaml")
+    for name in ("jthompson-session-started", "jthompson-session-ended"):
+        cluster.wait_condition("EventTrigger", namespace, name, "True")
+    time.sleep(1)  # the watch lists before it fires
+
+    config_map(cluster, namespace, "session-42", {"user": "jthompson"}, {"taskengine.example/session": "jthompson"})
+
+    support.wait_for(lambda: cluster.replicas(namespace, "ws-01") == 1 and cluster.replicas(namespace, "ws-02") == 1, "the workstations to start")
+    [started] = cluster.tasklogs(namespace, "power-on-workstations")
+    assert started["spec"]["trigger"]["type"] == "Event"
+    assert started["spec"]["trigger"]["name"] == "jthompson-session-started"
+    assert started["spec"]["trigger"]["event"]["type"] == "Created"
+    assert started["spec"]["trigger"]["event"]["object"]["name"] == "session-42"
+
+    cluster.core.delete_namespaced_config_map("session-42", namespace)
+
+    support.wait_for(lambda: cluster.replicas(namespace, "ws-01") == 0 and cluster.replicas(namespace, "ws-02") == 0, "the workstations to stop")
+    assert cluster.get("EventTrigger", namespace, "jthompson-session-ended")["status"]["triggerCount"] == 1
+
+
+def test_failed_sync_job_posts_to_slack_and_sends_mail(cluster: support.Cluster, namespace: str, receiver: Receiver, smtp: SmtpServer) -> None:
+    apply(cluster, namespace, "sync-error-alert.yaml")
+    cluster.objects.patch_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "webhooks", "slack", {"spec": {"url": receiver.url + "/slack"}})
+    cluster.core.patch_namespaced_secret("smtp", namespace, {"stringData": {"port": str(smtp.port)}})
+    cluster.wait_condition("EventTrigger", namespace, "sync-job-failed", "True")
+    time.sleep(1)
+    batch = kubernetes.client.BatchV1Api(cluster.api)
+    batch.create_namespaced_job(namespace, {
+        "metadata": {"name": "sync-orders", "labels": {"app": "sync"}},
+        "spec": {"backoffLimit": 0, "template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "sync", "image": "registry.example/sync:1"}]}}},
+    })
+    support.wait_for(lambda: batch.read_namespaced_job_status("sync-orders", namespace).status.start_time, "the job controller")
+
+    support.finish_job(batch, namespace, "sync-orders", "Failed")  # no kubelet here: the test plays it
+
+    support.wait_for(lambda: receiver.requests and smtp.mails, "the alert and the mail", timeout=20)
+    [post] = receiver.requests
+    assert post.headers["authorization"] == "Bearer replace-me-with-a-real-token"
+    assert json.loads(post.body)["text"].startswith("Sync error: sync-orders failed at ")
+    [mail] = smtp.mails
+    assert mail.subject == "Sync error: sync-orders"
+    assert f"The sync Job {namespace}/sync-orders failed" in mail.body
+    batch.patch_namespaced_job("sync-orders", namespace, {"metadata": {"labels": {"seen": "yes"}}})
+    time.sleep(2)
+    assert len(receiver.requests) == 1  # still failed: one alert per failure
+
+
+def test_updates_fire_on_the_transition_into_the_state(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("EventTrigger", namespace, "broken", {
+        "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "service-config"},
+        "events": ["Updated"], "when": [{"fieldPath": ".data.state", "equals": "broken"}],
+    })
+    hook_task(cluster, namespace, "page", receiver.url, "broken", '{"cm": "${NAME}", "state": "${object.data.state}"}')
+    cluster.wait_condition("EventTrigger", namespace, "broken", "True")
+    config_map(cluster, namespace, "service-config", {"state": "ok"})
+    time.sleep(1)
+
+    def state(**data: str) -> None:
+        cluster.core.patch_namespaced_config_map("service-config", namespace, {"data": data})
+        time.sleep(1)
+
+    state(state="broken")
+    state(note="still broken")
+    state(state="ok")
+    state(state="broken")
+
+    support.wait_for(lambda: len(receiver.requests) >= 2, "two alerts")
+    time.sleep(1)
+    assert [json.loads(r.body) for r in receiver.requests] == [{"cm": "service-config", "state": "broken"}] * 2
+
+
+def test_objects_present_before_the_trigger_do_not_fire_created(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    config_map(cluster, namespace, "old", {}, {"watch": "me"})
+    cluster.create("EventTrigger", namespace, "new-config", {
+        "resource": {"apiVersion": "v1", "kind": "ConfigMap", "selector": {"matchLabels": {"watch": "me"}}}, "events": ["Created"],
+    })
+    hook_task(cluster, namespace, "hello", receiver.url, "new-config", '{"cm": "${NAME}"}')
+    cluster.wait_condition("EventTrigger", namespace, "new-config", "True")
+    time.sleep(1.5)
+
+    config_map(cluster, namespace, "new", {}, {"watch": "me"})
+    config_map(cluster, namespace, "unlabelled", {})
+
+    support.wait_for(lambda: receiver.requests, "the alert")
+    time.sleep(1)
+    assert [json.loads(r.body) for r in receiver.requests] == [{"cm": "new"}]
+
+
+def test_one_trigger_runs_every_task_that_lists_it(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("EventTrigger", namespace, "any-secret", {"resource": {"apiVersion": "v1", "kind": "Secret"}, "events": ["Created"]})
+    hook_task(cluster, namespace, "first", receiver.url + "/first", "any-secret", '{"s": "${NAME}"}')
+    hook_task(cluster, namespace, "second", receiver.url + "/second", "any-secret", '{"s": "${NAME}"}')
+    cluster.wait_condition("EventTrigger", namespace, "any-secret", "True")
+    time.sleep(1.5)
+
+    cluster.create_secret(namespace, "fresh", {"k": "v"})
+
+    support.wait_for(lambda: len(receiver.requests) >= 2, "both tasks")
+    assert sorted(r.path for r in receiver.requests) == ["/first", "/second"]
