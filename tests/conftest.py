@@ -61,7 +61,9 @@ class Operator:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0"}
+        self.http_port = controlplane.free_port()
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0",
+               "TASKENGINE_HTTP_PORT": str(self.http_port)}
         args = [arg for namespace in self.namespaces for arg in ("-n", namespace)]
         offset = len(self.text())
         with open(self.log, "ab") as log:
@@ -69,6 +71,11 @@ class Operator:
                 [sys.executable, "-m", "taskengine", "operator", *args], env=env, stdout=log, stderr=subprocess.STDOUT
             )
         support.wait_for(lambda: "Initial authentication has finished" in self.text()[offset:], "the operator to start")
+
+    @property
+    def url(self) -> str:
+        """Where its HTTP endpoints (incoming webhooks) listen."""
+        return f"http://127.0.0.1:{self.http_port}"
 
     def kill(self) -> None:
         """SIGKILL: no clean-up of any kind, as when a node dies."""

@@ -16,6 +16,7 @@ from kubernetes_asyncio import client
 
 from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
+from taskengine.http import hooks
 from taskengine.kube import client as client_
 from taskengine.kube import discovery, objects, status
 from taskengine.reconcile import catalog
@@ -64,6 +65,10 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         reconciler.on_evaluated, reconciler.on_removed = evaluated, removed
         await engine.recover(config.namespaces)
         memo.clients, memo.reconciler, memo.engine, memo.events = clients, reconciler, engine, events
+        memo.http = None
+        if config.http_port:
+            app = hooks.application(catalog=reconciler.catalog, api=clients.operator, fire=events.fire_webhook)
+            memo.http = await hooks.serve(app, port=config.http_port)
         memo.workers = [
             asyncio.create_task(reconciler.run(), name="taskengine-reconciler"),
             asyncio.create_task(schedules.scheduler.run(), name="taskengine-scheduler"),
@@ -75,6 +80,8 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         for worker in memo.workers:
             worker.cancel()
         await asyncio.gather(*memo.workers, return_exceptions=True)
+        if memo.http is not None:
+            await memo.http.cleanup()
         await memo.events.close()
         await memo.engine.close()
         await memo.clients.close()

@@ -13,6 +13,8 @@ class Settings(BaseSettings):
     """Namespaces to serve; empty: all namespaces (cluster-wide)."""
     liveness_port: int = 8080
     """Port of the /healthz endpoint; 0 disables it."""
+    http_port: int = 8081
+    """Port of the incoming webhooks (POST /hooks/{namespace}/{trigger}); 0 disables it."""
     settle_seconds: float = 0.1
     """How long a burst of changes may settle before objects are re-evaluated."""
     startup_seconds: float = 1.5

@@ -115,23 +115,38 @@ class EventTriggers:
             "name": metadata.get("name"), "uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
         }
         cause = f"{metadata.get('uid')}/{metadata.get('resourceVersion')}/{event}"
-        tasks = [key for key in sorted(self._catalog.referrers(trigger.key)) if key.kind == "Task"]
-        for key in tasks:
+        await self._run_tasks(trigger, lambda task: Occurrence(
+            namespace=task.key.namespace, task=task.key.name, task_uid=task.uid, trigger_type="Event",
+            trigger_name=trigger.key.name, cause=cause, event={"type": event, "object": reference}, obj=obj,
+        ))
+
+    async def fire_webhook(self, trigger: catalog_.Entry, cause: str, payload: Any, params: dict[str, str]) -> list[str]:
+        """An authenticated call of the trigger's incoming webhook."""
+        return await self._run_tasks(trigger, lambda task: Occurrence(
+            namespace=task.key.namespace, task=task.key.name, task_uid=task.uid, trigger_type="Webhook",
+            trigger_name=trigger.key.name, cause=cause, payload=payload, params=params,
+        ))
+
+    async def _run_tasks(self, trigger: catalog_.Entry, occurrence_for: Callable[[catalog_.Entry], Occurrence]) -> list[str]:
+        """Submits an occurrence for every active Task that lists the trigger; the TaskLog names."""
+        names = []
+        for key in sorted(self._catalog.referrers(trigger.key)):
             task = self._catalog.get(key)
-            if task is None or task.model is None or not task.model.enabled or not self._group_active(task):
+            if key.kind != "Task" or task is None or task.model is None or not task.model.enabled or not self._group_active(task):
                 continue
+            occurrence = occurrence_for(task)
             try:
-                await self._submit(Occurrence(
-                    namespace=key.namespace, task=key.name, task_uid=task.uid, trigger_type="Event",
-                    trigger_name=trigger.key.name, cause=cause, event={"type": event, "object": reference}, obj=obj,
-                ))
+                await self._submit(occurrence)
             except client.ApiException as error:
-                logger.error("Task %s/%s: the run for %s %s could not start: HTTP %s", key.namespace, key.name, event, metadata.get("name"), error.status)
+                logger.error("Task %s/%s: the run for trigger %s could not start: HTTP %s", key.namespace, key.name, trigger.key.name, error.status)
+                continue
+            names.append(occurrence.tasklog_name)
         count = self._counts.get(trigger.key, 0) + 1
         self._counts[trigger.key] = count
         self._writer.set("eventtriggers", trigger.key.namespace, trigger.key.name, {
             "triggerCount": count, "lastTriggered": datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
+        return names
 
     def _group_active(self, task: catalog_.Entry) -> bool:
         if not task.model.group:
