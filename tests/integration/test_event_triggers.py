@@ -136,3 +136,27 @@ def test_one_trigger_runs_every_task_that_lists_it(cluster: support.Cluster, nam
 
     support.wait_for(lambda: len(receiver.requests) >= 2, "both tasks")
     assert sorted(r.path for r in receiver.requests) == ["/first", "/second"]
+
+
+def test_for_fires_only_when_the_state_has_held_long_enough(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("EventTrigger", namespace, "stuck", {
+        "resource": {"apiVersion": "v1", "kind": "ConfigMap", "name": "service-config"},
+        "events": ["Updated"], "when": [{"fieldPath": ".data.state", "equals": "broken"}], "for": "3s",
+    })
+    hook_task(cluster, namespace, "page", receiver.url, "stuck", '{"cm": "${NAME}"}')
+    cluster.wait_condition("EventTrigger", namespace, "stuck", "True")
+    config_map(cluster, namespace, "service-config", {"state": "ok"})
+    time.sleep(1)
+
+    cluster.core.patch_namespaced_config_map("service-config", namespace, {"data": {"state": "broken"}})
+    time.sleep(1)
+    cluster.core.patch_namespaced_config_map("service-config", namespace, {"data": {"state": "ok"}})  # a blip
+    time.sleep(4)
+    assert receiver.requests == []
+
+    cluster.core.patch_namespaced_config_map("service-config", namespace, {"data": {"state": "broken"}})
+    broke = time.monotonic()
+    support.wait_for(lambda: receiver.requests, "the alert after 3 s", timeout=15)
+    assert time.monotonic() - broke >= 2.5
+    time.sleep(1)
+    assert len(receiver.requests) == 1

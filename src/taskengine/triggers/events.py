@@ -50,6 +50,7 @@ class EventTriggers:
         self._subscribed: dict[Key, watches.StreamKey] = {}
         self._memory: dict[tuple[Key, str], matching.Memory] = {}
         self._counts: dict[Key, int] = {}
+        self._holding: dict[tuple[Key, str], asyncio.Task] = {}  # `for`: states waiting to have held long enough
 
     def evaluated(self, entry: catalog_.Entry, ready: bool) -> None:
         if entry.key.kind != "EventTrigger":
@@ -81,6 +82,8 @@ class EventTriggers:
             return
         for memory_key in [m for m in self._memory if m[0] == trigger]:
             del self._memory[memory_key]
+        for holding_key in [h for h in self._holding if h[0] == trigger]:
+            self._holding.pop(holding_key).cancel()
         subscribers = self._subscribers.get(key, set())
         subscribers.discard(trigger)
         if not subscribers:
@@ -90,6 +93,8 @@ class EventTriggers:
                 asyncio.ensure_future(stream.stop())  # the stream stops when no trigger needs it
 
     async def close(self) -> None:
+        for waiting in self._holding.values():
+            waiting.cancel()
         await asyncio.gather(*(stream.stop() for stream in self._streams.values()))
         self._streams.clear()
 
@@ -106,7 +111,26 @@ class EventTriggers:
             else:
                 self._memory[(trigger, uid)] = matching.remember(obj, spec.when)
             if event != "Listed" and matching.fires(event, obj, before, spec):
+                if spec.for_ and event != "Deleted":
+                    self._hold(trigger, uid, event, obj, matching.seconds(spec.for_))
+                else:
+                    await self._fire(entry, event, obj)
+            elif (trigger, uid) in self._holding and not (self._memory.get((trigger, uid)) or matching.Memory(False, ())).matched:
+                self._holding.pop((trigger, uid)).cancel()  # the state did not hold long enough
+
+    def _hold(self, trigger: Key, uid: str, event: str, obj: dict[str, Any], duration: float) -> None:
+        """`for`: fire only if the matching state still holds after `duration`."""
+        if (trigger, uid) in self._holding:
+            return  # already waiting since the state began
+
+        async def wait() -> None:
+            await asyncio.sleep(duration)
+            self._holding.pop((trigger, uid), None)
+            memory, entry = self._memory.get((trigger, uid)), self._catalog.get(trigger)
+            if memory is not None and memory.matched and entry is not None and entry.model is not None:
                 await self._fire(entry, event, obj)
+
+        self._holding[(trigger, uid)] = asyncio.create_task(wait())
 
     async def _fire(self, trigger: catalog_.Entry, event: str, obj: dict[str, Any]) -> None:
         metadata = obj["metadata"]

@@ -9,6 +9,7 @@ failure). To decide that without keeping whole objects, a watch keeps per object
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Any
 
 from taskengine.api import eventtrigger
@@ -81,3 +82,12 @@ def fires(event: str, obj: dict[str, Any], before: Memory | None, spec: eventtri
     if not spec.when:
         return True  # no requirement: every update
     return before is None or not before.matched  # the transition into the matching state
+
+
+DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(duration: str) -> float:
+    """A duration such as 5m, 90s, 1h30m or 500ms, in seconds."""
+    return sum(float(amount) * UNIT_SECONDS[unit] for amount, unit in DURATION.findall(duration))
