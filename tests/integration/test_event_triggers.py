@@ -160,3 +160,31 @@ def test_for_fires_only_when_the_state_has_held_long_enough(cluster: support.Clu
     assert time.monotonic() - broke >= 2.5
     time.sleep(1)
     assert len(receiver.requests) == 1
+
+
+def test_changes_made_while_the_operator_was_down_fire_once_after_restart(cluster: support.Cluster, tmp_path: pathlib.Path, receiver: Receiver) -> None:
+    from tests.conftest import Operator
+
+    namespace = support.unique("iso")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    own = Operator(cluster.kubeconfig, tmp_path / "operator.log", [namespace])
+    try:
+        own.start()
+        cluster.create("EventTrigger", namespace, "new-config", {"resource": {"apiVersion": "v1", "kind": "ConfigMap", "selector": {"matchLabels": {"watch": "me"}}}, "events": ["Created"]})
+        hook_task(cluster, namespace, "hello", receiver.url, "new-config", '{"cm": "${NAME}"}')
+        config_map(cluster, namespace, "before", {}, {"watch": "me"})
+        support.wait_for(lambda: receiver.requests, "the first alert")
+        support.wait_for(lambda: cluster.get("EventTrigger", namespace, "new-config").get("status", {}).get("resourceVersion"), "the watch position to be saved")
+        time.sleep(2.5)  # let the position after "before" be saved too
+        own.kill()
+
+        config_map(cluster, namespace, "while-down", {}, {"watch": "me"})
+        own.start()
+
+        support.wait_for(lambda: len(receiver.requests) >= 2, "the missed change to fire", timeout=30)
+        time.sleep(2)
+        assert sorted(json.loads(r.body)["cm"] for r in receiver.requests) == ["before", "while-down"]
+        assert len(cluster.tasklogs(namespace, "hello")) == 2
+    finally:
+        own.stop()
+        cluster.core.delete_namespace(namespace)

@@ -100,6 +100,8 @@ class EventTriggerStatus(common.StatusBase):
     """When the trigger last fired."""
     trigger_count: int | None = None
     """How many times it fired."""
+    resource_version: str | None = None
+    """How far the operator's watch got; after a restart it replays the changes since (within the API server's compaction window)."""
 
 
 class EventTrigger(Model):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,6 +21,7 @@ from taskengine.triggers import matching, watches
 
 logger = logging.getLogger("taskengine.events")
 UTC = datetime.timezone.utc
+VERSION_PUBLISH_SECONDS = 2.0
 
 
 def stream_key(namespace: str, spec: eventtrigger.EventTriggerSpec) -> watches.StreamKey:
@@ -51,6 +53,7 @@ class EventTriggers:
         self._memory: dict[tuple[Key, str], matching.Memory] = {}
         self._counts: dict[Key, int] = {}
         self._holding: dict[tuple[Key, str], asyncio.Task] = {}  # `for`: states waiting to have held long enough
+        self._published: dict[watches.StreamKey, float] = {}
 
     def evaluated(self, entry: catalog_.Entry, ready: bool) -> None:
         if entry.key.kind != "EventTrigger":
@@ -66,10 +69,23 @@ class EventTriggers:
             self._subscribed[entry.key] = wanted
             self._subscribers.setdefault(wanted, set()).add(entry.key)
             if wanted not in self._streams:
-                stream = watches.Stream(wanted, api=self._api, discovery=self._discovery,
-                                        handler=lambda event, obj, key=wanted: self._changed(key, event, obj))
+                stream = watches.Stream(
+                    wanted, api=self._api, discovery=self._discovery,
+                    handler=lambda event, obj, key=wanted: self._changed(key, event, obj),
+                    resume_from=entry.status.get("resourceVersion") if current is None else None,
+                    on_version=lambda version, key=wanted: self._seen_version(key, version),
+                )
                 self._streams[wanted] = stream
                 stream.start()
+
+    def _seen_version(self, key: watches.StreamKey, version: str) -> None:
+        """Publishes how far the stream got, at most every few seconds: a restart resumes from there."""
+        now = time.monotonic()
+        if now - self._published.get(key, 0.0) < VERSION_PUBLISH_SECONDS:
+            return
+        self._published[key] = now
+        for trigger in self._subscribers.get(key, ()):
+            self._writer.set("eventtriggers", trigger.namespace, trigger.name, {"resourceVersion": version})
 
     def removed(self, key: Key) -> None:
         if key.kind == "EventTrigger":

@@ -42,11 +42,23 @@ Handler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
 
 class Stream:
-    def __init__(self, key: StreamKey, *, api: client.ApiClient, discovery: discovery_.Discovery, handler: Handler) -> None:
+    def __init__(
+        self,
+        key: StreamKey,
+        *,
+        api: client.ApiClient,
+        discovery: discovery_.Discovery,
+        handler: Handler,
+        resume_from: str | None = None,
+        on_version: Callable[[str], None] = lambda version: None,
+    ) -> None:
+        """`resume_from`: a resourceVersion seen before a restart; changes since then are replayed."""
         self.key = key
         self._api = api
         self._discovery = discovery
         self._handler = handler
+        self._resume_from = resume_from
+        self._on_version = on_version
         self.known: dict[str, str] = {}  # uid -> resourceVersion
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -65,9 +77,14 @@ class Stream:
                 resource = await self._discovery.find(self.key.api_version, self.key.kind)
                 if resource is None:
                     raise LookupError(f"{self.key.kind} in {self.key.api_version} is not served")
-                version = await self._list(resource, initial=not self.ready.is_set())
+                version = None
+                if self._resume_from:
+                    version, self._resume_from = await self._resume(resource, self._resume_from), None
+                if version is None:
+                    version = await self._list(resource, initial=not self.ready.is_set())
                 self.ready.set()
                 while version:
+                    self._on_version(version)
                     version = await self._watch(resource, version)
             except asyncio.CancelledError:
                 raise
@@ -83,6 +100,31 @@ class Stream:
         if self.key.name:
             query.append(("fieldSelector", f"metadata.name={self.key.name}"))
         return query
+
+    async def _resume(self, resource: discovery_.Resource, version: str) -> str | None:
+        """The state as it was at `version` (remembered, not fired); the watch then replays what came after.
+
+        None when etcd has compacted that version away (410): changes older than the API
+        server's compaction interval (5 minutes by default) cannot be replayed.
+        """
+        try:
+            listing = await self._api.call_api(
+                objects_.path(resource, self.key.namespace), "GET",
+                query_params=self._query() + [("resourceVersion", version), ("resourceVersionMatch", "Exact")],
+                header_params={"Accept": "application/json"}, response_types_map={200: "object"},
+                auth_settings=["BearerToken"], _return_http_data_only=True,
+            )
+        except client.ApiException as error:
+            if error.status in (410, 400, 504):
+                logger.warning("watch of %s: resourceVersion %s is too old to resume from; changes made meanwhile are not replayed", self.key.kind, version)
+                return None
+            raise
+        for item in listing.get("items", []):
+            item.setdefault("apiVersion", resource.api_version)
+            item.setdefault("kind", resource.kind)
+            self.known[item["metadata"]["uid"]] = item["metadata"]["resourceVersion"]
+            await self._handler("Listed", item)
+        return version
 
     async def _list(self, resource: discovery_.Resource, *, initial: bool) -> str:
         """Lists; after the first time (a 410), the differences to what was known become events."""
@@ -130,6 +172,7 @@ class Stream:
                         return None
                     raise ValueError(obj.get("message", "watch error"))
                 version = obj.get("metadata", {}).get("resourceVersion", version)
+                self._on_version(version)
                 if kind == "BOOKMARK":
                     continue
                 obj.setdefault("apiVersion", resource.api_version)
