@@ -188,3 +188,26 @@ def test_changes_made_while_the_operator_was_down_fire_once_after_restart(cluste
     finally:
         own.stop()
         cluster.core.delete_namespace(namespace)
+
+
+def test_kubernetes_events_are_just_another_kind(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("EventTrigger", namespace, "crashloop", {
+        "resource": {"apiVersion": "v1", "kind": "Event"}, "events": ["Created"],
+        "when": [{"fieldPath": ".reason", "equals": "BackOff"}, {"fieldPath": ".involvedObject.kind", "equals": "Pod"}],
+    })
+    hook_task(cluster, namespace, "crash-alert", receiver.url, "crashloop", '{"pod": "${object.involvedObject.name}", "why": "${object.message}"}')
+    cluster.wait_condition("EventTrigger", namespace, "crashloop", "True")
+    time.sleep(1.5)
+
+    def event(name: str, reason: str) -> None:  # what a kubelet would post
+        cluster.core.create_namespaced_event(namespace, {
+            "metadata": {"name": name}, "reason": reason, "message": "Back-off restarting failed container", "type": "Warning",
+            "involvedObject": {"kind": "Pod", "name": "web-1", "namespace": namespace}, "source": {"component": "kubelet"},
+        })
+
+    event("web-1.pulled", "Pulled")
+    event("web-1.backoff", "BackOff")
+
+    support.wait_for(lambda: receiver.requests, "the alert")
+    time.sleep(1)
+    assert [json.loads(r.body) for r in receiver.requests] == [{"pod": "web-1", "why": "Back-off restarting failed container"}]

@@ -4,8 +4,9 @@ Kopf cannot watch kinds chosen at run time, and filters labels on the client aft
 everything. Here every distinct (apiVersion, kind, namespace, label selector, name) gets one
 stream, shared by all EventTriggers that need it and stopped when none does; the selector is
 applied by the API server. Objects present when a stream starts do not fire Created. On
-`410 Gone` the stream lists again and turns the difference into events, so nothing is lost
-or invented.
+`410 Gone` the stream lists again and turns the difference into events (an object gone
+meanwhile is reported Deleted with what is still known of it: its identity and labels), so
+nothing is lost or invented.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ class Stream:
         self._handler = handler
         self._resume_from = resume_from
         self._on_version = on_version
-        self.known: dict[str, str] = {}  # uid -> resourceVersion
+        self.known: dict[str, tuple[str, dict[str, Any]]] = {}  # uid -> (resourceVersion, the object's identity)
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
 
@@ -122,7 +123,7 @@ class Stream:
         for item in listing.get("items", []):
             item.setdefault("apiVersion", resource.api_version)
             item.setdefault("kind", resource.kind)
-            self.known[item["metadata"]["uid"]] = item["metadata"]["resourceVersion"]
+            self.known[item["metadata"]["uid"]] = self._identity(item)
             await self._handler("Listed", item)
         return version
 
@@ -142,15 +143,21 @@ class Stream:
             for uid, item in current.items():
                 if uid not in self.known:
                     await self._handler("Created", item)
-                elif self.known[uid] != item["metadata"]["resourceVersion"]:
+                elif self.known[uid][0] != item["metadata"]["resourceVersion"]:
                     await self._handler("Updated", item)
             for uid in set(self.known) - set(current):
-                logger.info("watch of %s: an object went away while the watch was down; it is not reported", self.key.kind)
+                await self._handler("Deleted", self.known[uid][1])  # gone meanwhile: all we still know of it
         else:
             for item in current.values():
                 await self._handler("Listed", item)
-        self.known = {uid: item["metadata"]["resourceVersion"] for uid, item in current.items()}
+        self.known = {uid: self._identity(item) for uid, item in current.items()}
         return listing["metadata"]["resourceVersion"]
+
+    @staticmethod
+    def _identity(obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        metadata = obj["metadata"]
+        keep = {key: metadata.get(key) for key in ("name", "namespace", "uid", "resourceVersion", "labels")}
+        return metadata["resourceVersion"], {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": keep}
 
     async def _watch(self, resource: discovery_.Resource, version: str) -> str | None:
         """Watches from `version`; returns the version to go on from, or None to list again (410)."""
@@ -179,10 +186,10 @@ class Stream:
                 obj.setdefault("kind", resource.kind)
                 uid = obj["metadata"]["uid"]
                 if kind == "ADDED":
-                    self.known[uid] = version
+                    self.known[uid] = self._identity(obj)
                     await self._handler("Created", obj)
                 elif kind == "MODIFIED":
-                    self.known[uid] = version
+                    self.known[uid] = self._identity(obj)
                     await self._handler("Updated", obj)
                 elif kind == "DELETED":
                     self.known.pop(uid, None)
