@@ -210,6 +210,40 @@ def _api_message(error) -> str:
         return f"HTTP {error.status} {error.reason}"
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    import kubernetes
+    import yaml
+
+    from taskengine import simulation
+
+    api, default_namespace = _kube()
+    if args.filename:
+        with open(args.filename) as handle:
+            obj = yaml.safe_load(handle)
+        obj.setdefault("metadata", {}).setdefault("namespace", args.namespace or default_namespace)
+    else:
+        kind, _, name = args.object.partition("/")
+        dynamic = kubernetes.dynamic.DynamicClient(api)
+        try:
+            resource = dynamic.resources.get(api_version=args.api_version, kind=kind)
+            obj = resource.get(name=name, namespace=args.namespace or default_namespace).to_dict()
+        except (kubernetes.dynamic.exceptions.ResourceNotFoundError, kubernetes.client.ApiException) as error:
+            print(f"taskengine: {args.object}: {error}", file=sys.stderr)
+            return 1
+    matches = simulation.simulate(api, obj, args.event)
+    where = f"{obj['metadata'].get('namespace')}/{obj['metadata'].get('name')}"
+    if not matches:
+        print(f"no EventTrigger watches {obj.get('kind')} {where}")
+        return 0
+    for match in matches:
+        print(f"EventTrigger {match.namespace}/{match.trigger}: {args.event} {obj.get('kind')} {where} {match.reason}")
+        for run in match.runs if match.fires else []:
+            print(f"  would run Task {run.task}: {run.action}")
+            for line in run.text.splitlines():
+                print(f"    {line}")
+    return 0
+
+
 def _dev_plane() -> controlplane.ControlPlane:
     return controlplane.ControlPlane(controlplane.cache_dir() / "dev")
 
@@ -286,6 +320,15 @@ def build_parser() -> argparse.ArgumentParser:
     terminate.add_argument("tasklog")
     terminate.add_argument("--namespace", "-n")
     terminate.set_defaults(func=cmd_terminate)
+
+    simulate = commands.add_parser("simulate", help="which EventTriggers an object fires and what would run (runs nothing)")
+    source = simulate.add_mutually_exclusive_group(required=True)
+    source.add_argument("-f", "--filename", help="the object, as YAML")
+    source.add_argument("--object", metavar="KIND/NAME", help="a live object")
+    simulate.add_argument("--api-version", default="v1", help="with --object: its apiVersion (default v1)")
+    simulate.add_argument("--namespace", "-n")
+    simulate.add_argument("--event", default="Created", choices=["Created", "Updated", "Deleted"])
+    simulate.set_defaults(func=cmd_simulate)
 
     dev = commands.add_parser("dev", help="a local control plane on 127.0.0.1")
     dev_commands = dev.add_subparsers(dest="dev_command", required=True)

@@ -211,3 +211,25 @@ def test_kubernetes_events_are_just_another_kind(cluster: support.Cluster, names
     support.wait_for(lambda: receiver.requests, "the alert")
     time.sleep(1)
     assert [json.loads(r.body) for r in receiver.requests] == [{"pod": "web-1", "why": "Back-off restarting failed container"}]
+
+
+def test_simulate_shows_what_would_run_without_running_it(cluster: support.Cluster, namespace: str, tmp_path: pathlib.Path) -> None:
+    apply(cluster, namespace, "sync-error-alert.yaml")
+    cluster.wait_condition("Task", namespace, "sync-error-email", "True")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "sync-orders", "labels": {"app": "sync"}},
+           "status": {"conditions": [{"type": "Failed", "status": "True"}]}}
+    failed = tmp_path / "failed.yaml"
+    failed.write_text(json.dumps(job))
+    running = tmp_path / "running.yaml"
+    running.write_text(json.dumps({**job, "status": {}}))
+
+    shown = support.run_cli(cluster, "simulate", "-f", str(failed), "-n", namespace, "--event", "Updated")
+    quiet = support.run_cli(cluster, "simulate", "-f", str(running), "-n", namespace, "--event", "Updated")
+
+    assert shown.returncode == 0, shown.stderr
+    assert f"EventTrigger {namespace}/sync-job-failed: Updated Job {namespace}/sync-orders fires" in shown.stdout
+    assert "would run Task sync-error-slack: webhook slack" in shown.stdout
+    assert '{"text": "Sync error: sync-orders failed at ' in shown.stdout
+    assert "Subject: Sync error: sync-orders" in shown.stdout
+    assert "`when` does not hold" in quiet.stdout and "would run" not in quiet.stdout
+    assert cluster.tasklogs(namespace, "sync-error-slack") == []

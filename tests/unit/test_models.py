@@ -64,3 +64,16 @@ def test_tasklog_phases_are_the_contracts() -> None:
     phases = tasklog.TaskLogStatus.model_json_schema(by_alias=True)["properties"]["phase"]["anyOf"][0]["enum"]
 
     assert phases == ["Triggered", "Started", "Running", "Succeeded", "Failed", "Terminated", "Skipped"]
+
+
+def test_selector_matches_labels_like_the_api_server() -> None:
+    selector = common.LabelSelector.model_validate({
+        "matchLabels": {"app": "sync"},
+        "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["test"]}, {"key": "legacy", "operator": "DoesNotExist"}],
+    })
+
+    assert selector.matches({"app": "sync"})
+    assert selector.matches({"app": "sync", "env": "prod"})
+    assert not selector.matches({"app": "sync", "env": "test"})
+    assert not selector.matches({"app": "sync", "legacy": "1"})
+    assert not selector.matches({"app": "web"})

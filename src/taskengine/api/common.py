@@ -118,6 +118,23 @@ class LabelSelector(Model):
     match_expressions: list[LabelSelectorRequirement] = Field(default_factory=list)
     """Further requirements on labels."""
 
+    def matches(self, labels: dict[str, str]) -> bool:
+        """Whether an object with these labels is selected (the API server decides for real watches)."""
+        if any(labels.get(key) != value for key, value in self.match_labels.items()):
+            return False
+        for requirement in self.match_expressions:
+            present = requirement.key in labels
+            value = labels.get(requirement.key)
+            if requirement.operator == "In" and value not in requirement.values:
+                return False
+            if requirement.operator == "NotIn" and present and value in requirement.values:
+                return False
+            if requirement.operator == "Exists" and not present:
+                return False
+            if requirement.operator == "DoesNotExist" and present:
+                return False
+        return True
+
     def to_query(self) -> str:
         """The selector in the API server's `labelSelector` query syntax."""
         parts = [f"{key}={value}" for key, value in sorted(self.match_labels.items())]
