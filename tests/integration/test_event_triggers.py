@@ -233,3 +233,51 @@ def test_simulate_shows_what_would_run_without_running_it(cluster: support.Clust
     assert "Subject: Sync error: sync-orders" in shown.stdout
     assert "`when` does not hold" in quiet.stdout and "would run" not in quiet.stdout
     assert cluster.tasklogs(namespace, "sync-error-slack") == []
+
+
+def test_trigger_on_a_kind_the_operator_may_not_watch_is_not_ready(cluster: support.Cluster, tmp_path: pathlib.Path) -> None:
+    """An operator whose own RBAC lacks ConfigMaps says so on the trigger, instead of failing quietly."""
+
+
+    import yaml
+
+    from tests.conftest import Operator
+
+    namespace = support.unique("iso")
+    cluster.core.create_namespace({"metadata": {"name": namespace}})
+    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api)
+    role = support.unique("limited-operator")
+    try:
+        cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": "operator"}})
+        rbac.create_cluster_role({"metadata": {"name": role}, "rules": [
+            {"apiGroups": ["taskengine.io"], "resources": ["*"], "verbs": ["*"]},
+            {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"], "verbs": ["get", "list", "watch"]},
+        ]})
+        rbac.create_cluster_role_binding({
+            "metadata": {"name": role}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}],
+        })
+        token = cluster.core.create_namespaced_service_account_token("operator", namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+        admin = yaml.safe_load(cluster.kubeconfig.read_text())
+        admin["users"] = [{"name": "limited", "user": {"token": token}}]
+        admin["contexts"][0]["context"]["user"] = "limited"
+        kubeconfig = tmp_path / "limited.kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump(admin))
+        own = Operator(kubeconfig, tmp_path / "operator.log", [namespace])
+        own.start()
+        try:
+            cluster.create("EventTrigger", namespace, "config-changed", {"resource": {"apiVersion": "v1", "kind": "ConfigMap"}})
+
+            ready = cluster.wait_condition("EventTrigger", namespace, "config-changed", "False")
+
+            assert ready["reason"] == "Forbidden"
+            assert f'may not list and watch configmaps in namespace "{namespace}"' in ready["message"]
+        finally:
+            own.stop()
+    finally:
+        rbac.delete_cluster_role_binding(role)
+        rbac.delete_cluster_role(role)
+        cluster.core.delete_namespace(namespace)

@@ -15,6 +15,7 @@ import holidays
 import pydantic
 
 from taskengine import dag
+from taskengine.kube import access as access_
 from taskengine.kube import discovery as discovery_
 from taskengine.reconcile import catalog as catalog_
 from taskengine.reconcile.catalog import Key
@@ -208,6 +209,27 @@ async def _event_trigger(entry: catalog_.Entry, catalog: catalog_.Catalog, disco
         outcome.problems += await check_kind("spec.resource", resource.api_version, resource.kind, discovery)
 
 
+async def check_watchable(entry: catalog_.Entry, discovery: discovery_.Discovery, access: access_.Access) -> list[Problem]:
+    """The operator itself must be allowed to list and watch what an EventTrigger names."""
+    resource = entry.model.resource if entry.key.kind == "EventTrigger" and entry.model is not None else None
+    if resource is None:
+        return []
+    try:
+        found = await discovery.find(resource.api_version, resource.kind)
+    except discovery_.DiscoveryError:
+        return []
+    if found is None:
+        return []
+    namespace = resource.namespace or entry.key.namespace
+    denied = [
+        verb for verb in ("list", "watch")
+        if not await access.allowed(verb, group=found.group, resource=found.plural, namespace=namespace)
+    ]
+    if not denied:
+        return []
+    return [Problem("Forbidden", f'spec.resource: the operator may not {" and ".join(denied)} {found.plural} in namespace "{namespace}"; grant it in RBAC')]
+
+
 async def _webhook(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     """A Webhook's only operator-side checks are its Secrets: see check_references."""
 
@@ -223,7 +245,8 @@ KIND_CHECKS = {
 
 
 async def evaluate(
-    entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, *, running: bool = False
+    entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, *, running: bool = False,
+    access: access_.Access | None = None,
 ) -> Outcome:
     """Every problem of one object, and the status fields that follow from them (running: a run is in progress)."""
     outcome = Outcome()
@@ -234,4 +257,6 @@ async def evaluate(
         return outcome
     outcome.problems = check_references(entry, catalog)
     await KIND_CHECKS[entry.key.kind](entry, catalog, discovery, outcome, running)
+    if access is not None and not outcome.problems:
+        outcome.problems += await check_watchable(entry, discovery, access)
     return outcome

@@ -18,12 +18,15 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from taskengine.api import common, kinds
+from taskengine.kube import access
 from taskengine.kube import discovery as discovery_
 from taskengine.reconcile import catalog as catalog_
 from taskengine.reconcile import checks, conditions
 from taskengine.reconcile.catalog import Key
 
 logger = logging.getLogger("taskengine.reconcile")
+RECHECK_SECONDS = 30.0
+RECHECKED = ("Forbidden", "DiscoveryFailed")
 
 
 class Reconciler:
@@ -43,6 +46,7 @@ class Reconciler:
         self.on_removed = on_removed
         self.is_running = is_running
         self._objects = client.CustomObjectsApi(api)
+        self._access = access.Access(api)
         self._discovery = discovery
         self.catalog = catalog or catalog_.Catalog()
         self._settle = settle_seconds
@@ -91,6 +95,13 @@ class Reconciler:
         }
         self._enqueue(waiting)
 
+    def _waiting_on_the_cluster(self) -> set[Key]:
+        """Objects whose problem only the cluster can fix, with no event to tell us (RBAC, discovery)."""
+        return {
+            entry.key for entry in self.catalog.entries()
+            if any(c.get("type") == "Ready" and c.get("reason") in RECHECKED for c in entry.status.get("conditions", []))
+        }
+
     def _group_neighbours(self, entry: catalog_.Entry | None) -> set[Key]:
         """A task's group and its members: their dependency checks and graph depend on it."""
         if entry is None or entry.key.kind != "Task" or entry.model is None or not entry.model.group:
@@ -108,7 +119,12 @@ class Reconciler:
     async def run(self) -> None:
         await asyncio.sleep(self._startup)
         while True:
-            await self._wakeup.wait()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), timeout=RECHECK_SECONDS)
+            except TimeoutError:
+                self._enqueue(self._waiting_on_the_cluster())
+                if not self._pending:
+                    continue
             await asyncio.sleep(self._settle)
             self._wakeup.clear()
             batch, self._pending = self._pending, set()
@@ -128,7 +144,7 @@ class Reconciler:
         if entry is None:
             return
         running = key.kind == "Task" and self.is_running(key.namespace, key.name)
-        outcome = await checks.evaluate(entry, self.catalog, self._discovery, running=running)
+        outcome = await checks.evaluate(entry, self.catalog, self._discovery, running=running, access=self._access)
         status = self._status(entry, outcome)
         self.on_evaluated(entry, outcome.ready)  # e.g. arm a valid Schedule, even when its status is unchanged
         current = entry.status
