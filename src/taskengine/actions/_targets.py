@@ -12,7 +12,10 @@ from taskengine.kube import objects as objects_
 
 
 async def resource_of(ctx: base.RunContext, obj: dict[str, Any]) -> discovery_.Resource:
-    resource = await ctx.discovery.find(obj["apiVersion"], obj["kind"])
+    try:
+        resource = await ctx.discovery.find(obj["apiVersion"], obj["kind"])
+    except discovery_.DiscoveryError as error:
+        raise base.ActionFailed(str(error)) from None
     if resource is None:
         raise base.ActionFailed(f'the cluster does not serve kind "{obj["kind"]}" in "{obj["apiVersion"]}"')
     return resource

@@ -214,6 +214,9 @@ class Engine:
                 outcome = await self._attempts(ctx)
         except TimeoutError:
             outcome = Outcome("Failed", "Timeout", f"the run exceeded timeoutSeconds ({spec.timeout_seconds}s) and was stopped", ctx.attempt)
+        except Exception as error:  # a bug of ours: the TaskLog must still end, not stay Running
+            logger.exception("run %s/%s failed unexpectedly", namespace, name)
+            outcome = Outcome("Failed", "InternalError", ctx.redact(f"{type(error).__name__}: {error}")[:500], ctx.attempt)
         except asyncio.CancelledError:
             phase, reason = self._stopping.pop(name, ("Failed", "OperatorStopped"))
             outcome = Outcome(phase, reason, _stop_message(reason), ctx.attempt)

@@ -7,6 +7,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from taskengine.actions import base
+from taskengine.kube import discovery as discovery_
 from taskengine.kube import objects as objects_
 
 
@@ -18,7 +19,10 @@ async def resolve(ctx: base.RunContext) -> list[dict[str, Any] | None]:
     target = ctx.task.target
     if target is None:
         return [None]
-    resource = await ctx.discovery.find(target.api_version, target.kind)
+    try:
+        resource = await ctx.discovery.find(target.api_version, target.kind)
+    except discovery_.DiscoveryError as error:
+        raise base.ActionFailed(str(error)) from None
     if resource is None:
         raise base.ActionFailed(f'the cluster does not serve kind "{target.kind}" in "{target.api_version}"')
     namespace = (target.namespace or ctx.namespace) if resource.namespaced else None
