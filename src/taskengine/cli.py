@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import pathlib
-import subprocess
 import sys
 
 from taskengine.dev import controlplane
@@ -73,6 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import kubernetes
 
     from taskengine.engine import occurrence
+    from taskengine.kube import objects as objects_
 
     params = {}
     for item in args.param or []:
@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         task = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "tasks", args.task)
     except kubernetes.client.ApiException as error:
-        print(f"taskengine: Task {namespace}/{args.task}: {_api_message(error)}", file=sys.stderr)
+        print(f"taskengine: Task {namespace}/{args.task}: {objects_.api_error_message(error)}", file=sys.stderr)
         return 1
     requested = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
     annotations = {occurrence.RUN_REQUESTED: requested, occurrence.RUN_PARAMS: json.dumps(params) if params else None}
@@ -185,6 +185,7 @@ def cmd_terminate(args: argparse.Namespace) -> int:
     import kubernetes
 
     from taskengine.engine import occurrence
+    from taskengine.kube import objects as objects_
 
     api, default_namespace = _kube()
     namespace = args.namespace or default_namespace
@@ -195,19 +196,10 @@ def cmd_terminate(args: argparse.Namespace) -> int:
             {"metadata": {"annotations": {occurrence.TERMINATE_REQUESTED: value}}},
         )
     except kubernetes.client.ApiException as error:
-        print(f"taskengine: TaskLog {namespace}/{args.tasklog}: {_api_message(error)}", file=sys.stderr)
+        print(f"taskengine: TaskLog {namespace}/{args.tasklog}: {objects_.api_error_message(error)}", file=sys.stderr)
         return 1
     print(f"tasklog.taskengine.io/{args.tasklog} termination requested")
     return 0
-
-
-def _api_message(error) -> str:
-    import json
-
-    try:
-        return json.loads(error.body)["message"]
-    except (TypeError, ValueError, KeyError):
-        return f"HTTP {error.status} {error.reason}"
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

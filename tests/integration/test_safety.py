@@ -7,7 +7,6 @@ import json
 import pathlib
 from collections.abc import Iterator
 
-import kubernetes
 import pytest
 
 from tests import support

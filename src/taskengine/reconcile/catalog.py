@@ -156,6 +156,15 @@ class Catalog:
         keys = self._referrers.get(Key("TaskGroup", namespace, group), ())
         return [self._entries[key] for key in sorted(keys) if key.kind == "Task" and key in self._entries]
 
+    def task_active(self, task: Entry) -> bool:
+        """A valid Task that is enabled and whose group (if any) is active: it answers its triggers."""
+        if task.model is None or not task.model.enabled:
+            return False
+        if not task.model.group:
+            return True
+        group = self._entries.get(Key("TaskGroup", task.key.namespace, task.model.group))
+        return group is None or group.model is None or group.model.active
+
     # -- secrets: names and data keys only, never values -----------------------------------
 
     def put_secret(self, namespace: str, name: str, keys: frozenset[str]) -> bool:

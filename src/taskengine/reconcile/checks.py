@@ -175,9 +175,7 @@ async def _task(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: dis
     if spec.target is not None:
         outcome.problems += await check_kind("spec.target", spec.target.api_version, spec.target.kind, discovery)
     outcome.problems += check_dependencies(entry, catalog)
-    group = catalog.get(Key("TaskGroup", entry.key.namespace, spec.group)) if spec.group else None
-    group_active = group is None or group.model is None or group.model.active
-    outcome.status["phase"] = _phase(outcome.problems, running=running, paused=not (spec.enabled and group_active))
+    outcome.status["phase"] = _phase(outcome.problems, running=running, paused=not catalog.task_active(entry))
 
 
 async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:

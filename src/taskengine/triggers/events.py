@@ -172,7 +172,7 @@ class EventTriggers:
         names = []
         for key in sorted(self._catalog.referrers(trigger.key)):
             task = self._catalog.get(key)
-            if key.kind != "Task" or task is None or task.model is None or not task.model.enabled or not self._group_active(task):
+            if key.kind != "Task" or task is None or not self._catalog.task_active(task):
                 continue
             occurrence = occurrence_for(task)
             try:
@@ -187,9 +187,3 @@ class EventTriggers:
             "triggerCount": count, "lastTriggered": datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         })
         return names
-
-    def _group_active(self, task: catalog_.Entry) -> bool:
-        if not task.model.group:
-            return True
-        group = self._catalog.get(Key("TaskGroup", task.key.namespace, task.model.group))
-        return group is None or group.model is None or group.model.active

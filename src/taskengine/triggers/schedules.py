@@ -120,18 +120,9 @@ class ScheduleTriggers:
                     scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
                 ))
 
-        tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._active(task)]  # paused: ignored
+        tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._catalog.task_active(task)]  # paused: ignored
         results = await asyncio.gather(*(submit(task) for task in tasks), return_exceptions=True)
         for task, result in zip(tasks, results):
             if isinstance(result, Exception):
                 logger.error("Task %s/%s: the run for %s could not start: %s", firing.namespace, task.key.name, iso(firing.instant), result)
         self._writer.set("schedules", firing.namespace, firing.schedule, {"lastFireTime": iso(firing.instant)})
-
-    def _active(self, task: catalog_.Entry) -> bool:
-        if not task.model.enabled:
-            return False
-        if task.model.group:
-            group = self._catalog.get(Key("TaskGroup", task.key.namespace, task.model.group))
-            if group is not None and group.model is not None and not group.model.active:
-                return False
-        return True
