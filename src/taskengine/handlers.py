@@ -37,7 +37,7 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
     async def start(memo: kopf.Memo, settings: kopf.OperatorSettings, **_: Any) -> None:
         settings.posting.enabled = False
         settings.peering.standalone = True
-        settings.watching.server_timeout = 300
+        settings.watching.server_timeout = config.watch_timeout_seconds
         clients = await client_.connect()
         finder = discovery.Discovery(clients.operator)
         reconciler = reconciler_.Reconciler(
@@ -50,7 +50,8 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         writer = status.StatusWriter(clients.operator)
         schedules = triggers.ScheduleTriggers(catalog=reconciler.catalog, submit=engine.submit, writer=writer)
         events = event_triggers.EventTriggers(
-            catalog=reconciler.catalog, submit=engine.submit, writer=writer, api=clients.operator, discovery=finder
+            catalog=reconciler.catalog, submit=engine.submit, writer=writer, api=clients.operator, discovery=finder,
+            watch_seconds=config.watch_timeout_seconds,
         )
         reconciler.is_running = engine.is_running
 

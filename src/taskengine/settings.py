@@ -19,3 +19,5 @@ class Settings(BaseSettings):
     """How long a burst of changes may settle before objects are re-evaluated."""
     startup_seconds: float = 1.5
     """How long to let the initial lists arrive before the first evaluation."""
+    watch_timeout_seconds: int = Field(default=300, ge=1)
+    """How long one watch request lasts before it is renewed; lower it behind proxies that cut long connections."""

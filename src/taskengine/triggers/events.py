@@ -41,12 +41,14 @@ class EventTriggers:
         writer: status_.StatusWriter,
         api: client.ApiClient,
         discovery: discovery_.Discovery,
+        watch_seconds: int = 300,
     ) -> None:
         self._catalog = catalog
         self._submit = submit
         self._writer = writer
         self._api = api
         self._discovery = discovery
+        self._watch_seconds = watch_seconds
         self._streams: dict[watches.StreamKey, watches.Stream] = {}
         self._subscribers: dict[watches.StreamKey, set[Key]] = {}
         self._subscribed: dict[Key, watches.StreamKey] = {}
@@ -74,6 +76,7 @@ class EventTriggers:
                     handler=lambda event, obj, key=wanted: self._changed(key, event, obj),
                     resume_from=entry.status.get("resourceVersion") if current is None else None,
                     on_version=lambda version, key=wanted: self._seen_version(key, version),
+                    watch_seconds=self._watch_seconds,
                 )
                 self._streams[wanted] = stream
                 stream.start()

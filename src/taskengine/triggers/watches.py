@@ -25,7 +25,6 @@ from taskengine.kube import objects as objects_
 
 logger = logging.getLogger("taskengine.watches")
 RETRY_SECONDS = 5.0
-WATCH_SECONDS = 300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,14 +51,19 @@ class Stream:
         handler: Handler,
         resume_from: str | None = None,
         on_version: Callable[[str], None] = lambda version: None,
+        watch_seconds: int = 300,
     ) -> None:
-        """`resume_from`: a resourceVersion seen before a restart; changes since then are replayed."""
+        """`resume_from`: a resourceVersion seen before a restart; changes since then are replayed.
+
+        `watch_seconds`: how long one watch request lasts before it is renewed from the last version seen.
+        """
         self.key = key
         self._api = api
         self._discovery = discovery
         self._handler = handler
         self._resume_from = resume_from
         self._on_version = on_version
+        self._watch_seconds = watch_seconds
         self.known: dict[str, tuple[str, dict[str, Any]]] = {}  # uid -> (resourceVersion, the object's identity)
         self.ready = asyncio.Event()
         self.task: asyncio.Task | None = None
@@ -162,11 +166,11 @@ class Stream:
     async def _watch(self, resource: discovery_.Resource, version: str) -> str | None:
         """Watches from `version`; returns the version to go on from, or None to list again (410)."""
         query = self._query() + [("watch", "true"), ("resourceVersion", version), ("allowWatchBookmarks", "true"),
-                                 ("timeoutSeconds", WATCH_SECONDS)]
+                                 ("timeoutSeconds", self._watch_seconds)]
         response = await self._api.call_api(
             objects_.path(resource, self.key.namespace), "GET", query_params=query,
             header_params={"Accept": "application/json"}, auth_settings=["BearerToken"],
-            _preload_content=False, _request_timeout=WATCH_SECONDS + 30,
+            _preload_content=False, _request_timeout=self._watch_seconds + 30,
         )
         async with response:
             async for line in response.content:
@@ -176,6 +180,8 @@ class Stream:
                 kind, obj = event.get("type"), event.get("object") or {}
                 if kind == "ERROR":
                     if obj.get("code") == 410:
+                        logger.info("watch of %s %s in %s: resourceVersion %s expired (410); listing again",
+                                    self.key.api_version, self.key.kind, self.key.namespace, version)
                         return None
                     raise ValueError(obj.get("message", "watch error"))
                 version = obj.get("metadata", {}).get("resourceVersion", version)
