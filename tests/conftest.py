@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -44,7 +45,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Cluste
     try:
         local.install_crds(kubeconfig)
         api = local.api_client(kubeconfig)
-        yield support.Cluster(kubeconfig=kubeconfig, tools=tools, api=api)
+        yield support.Cluster(kubeconfig=kubeconfig, tools=tools, api=api, plane=plane)
         api.close()
     finally:
         if plane:
@@ -54,16 +55,17 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[support.Cluste
 class Operator:
     """The operator as a real process, the way users run it; its log is kept for the tests."""
 
-    def __init__(self, kubeconfig: pathlib.Path, log: pathlib.Path, namespaces: list[str]) -> None:
+    def __init__(self, kubeconfig: pathlib.Path, log: pathlib.Path, namespaces: list[str], env: dict[str, str] | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.log = log
         self.namespaces = namespaces
+        self.env = env or {}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.http_port = controlplane.free_port()
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0",
-               "TASKENGINE_HTTP_PORT": str(self.http_port)}
+               "TASKENGINE_HTTP_PORT": str(self.http_port), **self.env}
         args = [arg for namespace in self.namespaces for arg in ("-n", namespace)]
         offset = len(self.text())
         with open(self.log, "ab") as log:
@@ -82,6 +84,15 @@ class Operator:
         assert self.process is not None
         self.process.kill()
         self.process.wait()
+
+    def pause(self) -> None:
+        """SIGSTOP: frozen, its connections open, as a process starved of CPU or a node cut off."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -123,3 +134,20 @@ def namespace(cluster: support.Cluster, request: pytest.FixtureRequest) -> Itera
         time.sleep(0.2)  # let the last events of the test be handled
         new_lines = operator.text()[offset:]
         assert "Traceback" not in new_lines, f"the operator logged a traceback:\n{new_lines[-4000:]}"
+
+
+@pytest.fixture
+def isolated(cluster: support.Cluster, tmp_path: pathlib.Path, request: pytest.FixtureRequest) -> Iterator[tuple[str, Operator]]:
+    """A namespace the session operator does not serve, with an operator of its own (to kill, pause, restart).
+
+    `@pytest.mark.operator_env(NAME="value")` sets environment variables for that operator.
+    """
+    name = support.unique("iso")
+    cluster.core.create_namespace({"metadata": {"name": name}})
+    marker = request.node.get_closest_marker("operator_env")
+    own = Operator(cluster.kubeconfig, tmp_path / "operator.log", [name], env=dict(marker.kwargs) if marker else None)
+    own.start()
+    yield name, own
+    own.stop()
+    cluster.core.delete_namespace(name)
+    assert "Traceback" not in own.text(), f"the operator logged a traceback:\n{own.text()[-4000:]}"

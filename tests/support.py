@@ -13,6 +13,8 @@ from typing import Any, Callable
 
 import kubernetes
 
+from taskengine.dev import controlplane
+
 GROUP, VERSION = "taskengine.io", "v1alpha1"
 NAMESPACE_PREFIX = "te"  # the session operator serves te-*; tests with an operator of their own use others
 PLURALS = {
@@ -26,6 +28,7 @@ class Cluster:
     kubeconfig: pathlib.Path
     tools: pathlib.Path | None  # kubectl, helm; None when not built (external cluster without them)
     api: kubernetes.client.ApiClient
+    plane: "controlplane.ControlPlane | None" = None  # the session's own control plane; None for an external cluster
 
     @property
     def objects(self) -> kubernetes.client.CustomObjectsApi:

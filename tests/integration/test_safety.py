@@ -4,10 +4,6 @@ and secrets never leak into TaskLogs, status, Events or the operator's log."""
 from __future__ import annotations
 
 import json
-import pathlib
-from collections.abc import Iterator
-
-import pytest
 
 from tests import support
 from tests.conftest import Operator
@@ -65,18 +61,6 @@ def test_a_task_cannot_touch_another_namespace_without_a_binding_there(cluster: 
         assert cluster.replicas(other, "web") == 0
     finally:
         cluster.core.delete_namespace(other)
-
-
-@pytest.fixture
-def isolated(cluster: support.Cluster, tmp_path: pathlib.Path) -> Iterator[tuple[str, Operator]]:
-    """A namespace the session operator does not serve, with an operator of its own."""
-    name = support.unique("iso")
-    cluster.core.create_namespace({"metadata": {"name": name}})
-    own = Operator(cluster.kubeconfig, tmp_path / "operator.log", [name])
-    own.start()
-    yield name, own
-    own.stop()
-    cluster.core.delete_namespace(name)
 
 
 def test_killed_operator_leaves_no_run_running(cluster: support.Cluster, isolated: tuple[str, Operator], receiver: Receiver) -> None:

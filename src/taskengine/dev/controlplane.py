@@ -92,6 +92,7 @@ class ControlPlane:
     workdir: pathlib.Path
     pids: dict[str, int] = dataclasses.field(default_factory=dict)
     server: str = ""
+    etcd: str = ""  # etcd's client URL (plain HTTP on 127.0.0.1)
 
     @property
     def kubeconfig(self) -> pathlib.Path:
@@ -113,23 +114,24 @@ class ControlPlane:
         pki = pki_.create(self.workdir / "pki")
         etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
         self.server = f"https://127.0.0.1:{api_port}"
+        self.etcd = f"http://127.0.0.1:{etcd_port}"
         write_kubeconfig(self.kubeconfig, server=self.server, pki=pki, user="admin")
         write_kubeconfig(self.workdir / "controller-manager.kubeconfig", server=self.server, pki=pki, user="controller-manager")
         try:
             self._spawn("etcd", tools / "etcd", [
                 "--name=default",
                 f"--data-dir={self.workdir / 'etcd'}",
-                f"--listen-client-urls=http://127.0.0.1:{etcd_port}",
-                f"--advertise-client-urls=http://127.0.0.1:{etcd_port}",
+                f"--listen-client-urls={self.etcd}",
+                f"--advertise-client-urls={self.etcd}",
                 f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
                 f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
                 f"--initial-cluster=default=http://127.0.0.1:{peer_port}",
                 "--unsafe-no-fsync=true",
                 "--log-level=warn",
             ])
-            self._wait(f"http://127.0.0.1:{etcd_port}/health", "etcd", timeout)
+            self._wait(f"{self.etcd}/health", "etcd", timeout)
             self._spawn("kube-apiserver", tools / "kube-apiserver", [
-                f"--etcd-servers=http://127.0.0.1:{etcd_port}",
+                f"--etcd-servers={self.etcd}",
                 "--bind-address=127.0.0.1",
                 "--advertise-address=127.0.0.1",
                 f"--secure-port={api_port}",
@@ -145,6 +147,9 @@ class ControlPlane:
                 "--authorization-mode=RBAC",
                 "--allow-privileged=true",
                 "--profiling=false",
+                # PodTemplates are read from etcd directly, not from the watch cache: compacting etcd
+                # then expires their resourceVersions at once (410 Gone), which a test needs
+                "--watch-cache-sizes=podtemplates#0",
             ])
             self._wait(f"{self.server}/readyz", "kube-apiserver", timeout, pki=pki)
             self._spawn("kube-controller-manager", tools / "kube-controller-manager", [
@@ -177,6 +182,18 @@ class ControlPlane:
     def running(self) -> bool:
         self._load()
         return bool(self.pids) and all(_alive(pid) for pid in self.pids.values())
+
+    def compact(self) -> int:
+        """Compacts etcd's history up to now, as the API server does every 5 minutes; returns the revision.
+
+        Every older resourceVersion is gone afterwards: a watch or an exact list from one gets 410 Gone
+        (for resources the API server does not serve from its watch cache).
+        """
+        self._load()
+        with httpx.Client(base_url=self.etcd, timeout=10) as etcd:  # etcd's JSON gateway to its gRPC API
+            revision = etcd.post("/v3/kv/range", json={"key": "AA=="}).raise_for_status().json()["header"]["revision"]
+            etcd.post("/v3/kv/compaction", json={"revision": revision, "physical": True}).raise_for_status()
+        return int(revision)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -217,7 +234,7 @@ class ControlPlane:
         raise ControlPlaneError(f"{name} not ready at {url} after {timeout:.0f}s: {last_error}")
 
     def _save(self) -> None:
-        state = {"pids": self.pids, "server": self.server, "kubeconfig": str(self.kubeconfig)}
+        state = {"pids": self.pids, "server": self.server, "etcd": self.etcd, "kubeconfig": str(self.kubeconfig)}
         (self.workdir / STATE_FILE).write_text(json.dumps(state, indent=2))
 
     def _load(self) -> None:
@@ -226,6 +243,7 @@ class ControlPlane:
             state = json.loads(path.read_text())
             self.pids = {name: int(pid) for name, pid in state["pids"].items()}
             self.server = state.get("server", "")
+            self.etcd = state.get("etcd", "")
 
 
 def _alive(pid: int) -> bool:
