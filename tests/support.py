@@ -12,6 +12,7 @@ import uuid
 from typing import Any, Callable
 
 import kubernetes
+import yaml
 
 from taskengine.dev import controlplane
 
@@ -116,6 +117,15 @@ class Cluster:
         result = run_cli(self, *args)
         name = result.stdout.splitlines()[0].removeprefix("tasklog.taskengine.io/") if result.stdout else ""
         return result, name
+
+    def kubeconfig_as(self, namespace: str, account: str, path: pathlib.Path) -> pathlib.Path:
+        """A kubeconfig for the same server that authenticates as ServiceAccount `account` (a token for an hour)."""
+        token = self.core.create_namespaced_service_account_token(account, namespace, {"spec": {"expirationSeconds": 3600}}).status.token
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": account, "user": {"token": token}}]
+        config["contexts"][0]["context"]["user"] = account
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def tasklog(self, namespace: str, name: str) -> dict[str, Any]:
         return self.get("TaskLog", namespace, name)

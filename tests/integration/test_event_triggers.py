@@ -275,10 +275,6 @@ def test_simulate_shows_what_would_run_without_running_it(cluster: support.Clust
 
 def test_trigger_on_a_kind_the_operator_may_not_watch_is_not_ready(cluster: support.Cluster, tmp_path: pathlib.Path) -> None:
     """An operator whose own RBAC lacks ConfigMaps says so on the trigger, instead of failing quietly."""
-
-
-    import yaml
-
     from tests.conftest import Operator
 
     namespace = support.unique("iso")
@@ -298,12 +294,7 @@ def test_trigger_on_a_kind_the_operator_may_not_watch_is_not_ready(cluster: supp
             "metadata": {"name": role}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
             "subjects": [{"kind": "ServiceAccount", "name": "operator", "namespace": namespace}],
         })
-        token = cluster.core.create_namespaced_service_account_token("operator", namespace, {"spec": {"expirationSeconds": 3600}}).status.token
-        admin = yaml.safe_load(cluster.kubeconfig.read_text())
-        admin["users"] = [{"name": "limited", "user": {"token": token}}]
-        admin["contexts"][0]["context"]["user"] = "limited"
-        kubeconfig = tmp_path / "limited.kubeconfig"
-        kubeconfig.write_text(yaml.safe_dump(admin))
+        kubeconfig = cluster.kubeconfig_as(namespace, "operator", tmp_path / "limited.kubeconfig")
         own = Operator(kubeconfig, tmp_path / "operator.log", [namespace])
         own.start()
         try:
