@@ -39,7 +39,8 @@ class Reply:
 
 
 class Receiver:
-    """A webhook receiver: records every request; answers with planned replies, then 200 "ok".
+    """A webhook receiver: records every request; answers with the reply routed to its path, else
+    with planned replies, then 200 "ok".
 
     `echo_headers=True` puts the request's Authorization header in the reply body, as careless receivers do.
     """
@@ -47,6 +48,7 @@ class Receiver:
     def __init__(self, *, tls_dir: pathlib.Path | None = None) -> None:
         self.requests: list[Request] = []
         self.plan: deque[Reply] = deque()
+        self.routes: dict[str, Reply] = {}
         self.default = Reply()
         self.echo_headers = False
         self._lock = threading.Lock()
@@ -58,7 +60,10 @@ class Receiver:
                 body = self.rfile.read(length) if length else b""
                 with receiver._lock:
                     receiver.requests.append(Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                    reply = receiver.plan.popleft() if receiver.plan else receiver.default
+                    if self.path in receiver.routes:
+                        reply = receiver.routes[self.path]
+                    else:
+                        reply = receiver.plan.popleft() if receiver.plan else receiver.default
                 if reply.delay:
                     time.sleep(reply.delay)
                 text = reply.body

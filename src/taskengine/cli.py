@@ -84,17 +84,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     api, default_namespace = _kube()
     namespace = args.namespace or default_namespace
     objects = kubernetes.client.CustomObjectsApi(api)
+    kind, plural = ("TaskGroup", "taskgroups") if args.group else ("Task", "tasks")
     try:
-        task = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "tasks", args.task)
+        found = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, plural, args.task)
     except kubernetes.client.ApiException as error:
-        print(f"taskengine: Task {namespace}/{args.task}: {objects_.api_error_message(error)}", file=sys.stderr)
+        print(f"taskengine: {kind} {namespace}/{args.task}: {objects_.api_error_message(error)}", file=sys.stderr)
         return 1
     requested = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
     annotations = {occurrence.RUN_REQUESTED: requested, occurrence.RUN_PARAMS: json.dumps(params) if params else None}
     objects.patch_namespaced_custom_object(
-        "taskengine.io", "v1alpha1", namespace, "tasks", args.task, {"metadata": {"annotations": annotations}}
+        "taskengine.io", "v1alpha1", namespace, plural, args.task, {"metadata": {"annotations": annotations}}
     )
-    name = occurrence.tasklog_name(args.task, task["metadata"]["uid"], "Manual", requested)
+    if args.group:
+        from taskengine.engine import groups, records
+
+        run = groups.GroupOccurrence(namespace=namespace, group=args.task, group_uid=found["metadata"]["uid"],
+                                     trigger_type="Manual", cause=requested).run_name
+        print(f"group run {run} (TaskLogs labelled {records.GROUP_RUN_LABEL}={run})")
+        return _follow_group(objects, namespace, args.task, run, timeout=args.timeout) if args.wait else 0
+    name = occurrence.tasklog_name(args.task, found["metadata"]["uid"], "Manual", requested)
     print(f"tasklog.taskengine.io/{name}")
     if not args.wait:
         return 0
@@ -136,6 +144,40 @@ def _follow(objects, namespace: str, task: str, name: str, *, timeout: float) ->
             return 0 if shown == "Succeeded" else 1
         time.sleep(0.3)
     print(f"taskengine: {name} did not finish within {timeout:.0f}s", file=sys.stderr)
+    return 1
+
+
+def _follow_group(objects, namespace: str, group: str, run: str, *, timeout: float) -> int:
+    """Follows a group run through its members' TaskLogs until every member has finished."""
+    import time
+
+    from taskengine.api import tasklog
+    from taskengine.engine import groups, records
+
+    deadline = time.monotonic() + timeout
+    shown: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        body = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "taskgroups", group)
+        status = body.get("status") or {}
+        members = [node["name"] for node in (status.get("graph") or {}).get("nodes", [])]
+        logs = objects.list_namespaced_custom_object(
+            "taskengine.io", "v1alpha1", namespace, "tasklogs", label_selector=f"{records.GROUP_RUN_LABEL}={run}"
+        )["items"]
+        phases = {log["spec"]["task"]: (log.get("status") or {}).get("phase") or "Triggered" for log in logs}
+        for task, phase in sorted(phases.items()):
+            if shown.get(task) != phase:
+                shown[task] = phase
+                print(f"  {task}: {phase}")
+        last = status.get("lastRun") or {}
+        if last.get("run") == run and last.get("phase") not in (None, "Running"):
+            print(f"{last['phase']}: {last.get('message', '')}")
+            return 0 if last["phase"] == "Succeeded" else 1
+        if members and all(phases.get(task) in tasklog.FINISHED_PHASES for task in members):
+            phase, message = groups.outcome(phases)
+            print(f"{phase}: {message}")
+            return 0 if phase == "Succeeded" else 1
+        time.sleep(0.5)
+    print(f"taskengine: group run {run} did not finish within {timeout:.0f}s", file=sys.stderr)
     return 1
 
 
@@ -295,8 +337,9 @@ def build_parser() -> argparse.ArgumentParser:
     operator.add_argument("--verbose", "-v", action="store_true")
     operator.set_defaults(func=cmd_operator)
 
-    run = commands.add_parser("run", help="run a task now (sets taskengine.io/run-requested-at)")
-    run.add_argument("task")
+    run = commands.add_parser("run", help="run a task, or with --group a whole TaskGroup, now (sets taskengine.io/run-requested-at)")
+    run.add_argument("task", help="the Task (or TaskGroup, with --group)")
+    run.add_argument("--group", "-g", action="store_true", help="run the TaskGroup of this name as one dependency graph")
     run.add_argument("--namespace", "-n")
     run.add_argument("--param", "-p", action="append", metavar="KEY=VALUE", help="a template parameter (repeatable)")
     run.add_argument("--wait", "-w", action="store_true", help="follow the run; exit 1 unless it succeeds")

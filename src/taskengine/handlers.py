@@ -16,6 +16,8 @@ from kubernetes_asyncio import client
 
 from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
+from taskengine.engine import groups as groups_
+from taskengine.engine import records
 from taskengine.http import hooks
 from taskengine.kube import client as client_
 from taskengine.kube import discovery, objects, status
@@ -48,12 +50,22 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         )
         engine = engine_.Engine(clients=clients, discovery=finder, on_task_changed=reconciler.touch)
         writer = status.StatusWriter(clients.operator)
-        schedules = triggers.ScheduleTriggers(catalog=reconciler.catalog, submit=engine.submit, writer=writer)
-        events = event_triggers.EventTriggers(
-            catalog=reconciler.catalog, submit=engine.submit, writer=writer, api=clients.operator, discovery=finder,
-            watch_seconds=config.watch_timeout_seconds,
+        groups = groups_.GroupRuns(
+            lookup=_group_lookup(reconciler.catalog), engine=engine, records=records.Records(clients.operator),
+            on_group_changed=reconciler.touch_group,
         )
-        reconciler.is_running = engine.is_running
+        schedules = triggers.ScheduleTriggers(catalog=reconciler.catalog, submit=engine.submit, submit_group=groups.submit, writer=writer)
+        events = event_triggers.EventTriggers(
+            catalog=reconciler.catalog, submit=engine.submit, submit_group=groups.submit, writer=writer, api=clients.operator,
+            discovery=finder, watch_seconds=config.watch_timeout_seconds,
+        )
+
+        def is_running(key: catalog.Key) -> bool:
+            if key.kind == "TaskGroup":
+                return groups.is_running(key.namespace, key.name)
+            return key.kind == "Task" and engine.is_running(key.namespace, key.name)
+
+        reconciler.is_running = is_running
 
         def evaluated(entry: catalog.Entry, ready: bool) -> None:
             schedules.evaluated(entry, ready)
@@ -65,7 +77,8 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
 
         reconciler.on_evaluated, reconciler.on_removed = evaluated, removed
         await engine.recover(config.namespaces)
-        memo.clients, memo.reconciler, memo.engine, memo.events = clients, reconciler, engine, events
+        await groups.recover(config.namespaces)
+        memo.clients, memo.reconciler, memo.engine, memo.events, memo.groups = clients, reconciler, engine, events, groups
         memo.http = None
         if config.http_port:
             app = hooks.application(catalog=reconciler.catalog, api=clients.operator, fire=events.fire_webhook)
@@ -118,3 +131,28 @@ def _watch_kind(registry: kopf.OperatorRegistry, kind: str, plural: str) -> None
                 logger.error("Task %s: the requested run could not start: %s", where, objects.api_error_message(error))
             except Exception:  # noqa: BLE001 - one Task's run request must not stop the others'
                 logger.exception("Task %s: starting the requested run failed", where)
+        if kind == "TaskGroup" and event.get("type") != "DELETED":
+            where = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
+            try:
+                await memo.groups.observe_group(plain)
+            except client.ApiException as error:
+                logger.error("TaskGroup %s: the requested run could not start: %s", where, objects.api_error_message(error))
+            except Exception:  # noqa: BLE001 - one group's run request must not stop the others'
+                logger.exception("TaskGroup %s: starting the requested run failed", where)
+
+
+def _group_lookup(known: catalog.Catalog):
+    """What a group run needs of a TaskGroup and its members, from the catalog as it is now."""
+
+    def lookup(namespace: str, name: str) -> groups_.Group | None:
+        entry = known.get(catalog.Key("TaskGroup", namespace, name))
+        if entry is None or entry.model is None:
+            return None
+        members = {
+            member.key.name: groups_.Member(member.key.name, member.uid, tuple(member.model.depends_on), member.model.run_if)
+            for member in known.group_members(namespace, name)
+            if member.model is not None
+        }
+        return groups_.Group(name=name, uid=entry.uid, spec=entry.model, members=members)
+
+    return lookup

@@ -56,13 +56,32 @@ class Graph(Model):
     """Dependencies between them."""
 
 
+class GroupRun(Model):
+    """One run of the whole group."""
+
+    run: str | None = None
+    """Its name: the value of the label taskengine.io/group-run on its TaskLogs."""
+    phase: Literal["Running", "Succeeded", "Failed", "Skipped"] | None = None
+    """Running; Failed when a member failed or was terminated; Skipped when the run did not start."""
+    start_time: str | None = None
+    """When it started."""
+    completion_time: str | None = None
+    """When its last member finished."""
+    message: str | None = None
+    """What happened, e.g. which member failed."""
+    tasks: dict[str, str] = Field(default_factory=dict)
+    """Each member task's phase in this run."""
+
+
 class TaskGroupStatus(common.StatusBase):
     """What the operator observed."""
 
     phase: Literal["Idle", "Running", "Paused", "Invalid"] | None = None
     """Idle, Running, Paused (active: false) or Invalid."""
-    last_run: common.LastRun | None = None
+    last_run: GroupRun | None = None
     """The most recent group run."""
+    last_handled_run_request: str | None = None
+    """The last taskengine.io/run-requested-at value acted on."""
     graph: Graph | None = None
     """Member tasks and their dependencies, for the flow graph."""
 

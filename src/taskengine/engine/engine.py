@@ -133,6 +133,17 @@ class Engine:
         run.add_done_callback(lambda _: self._forget(occurrence.namespace, occurrence.task, name))
         return name
 
+    def outcome_of(self, namespace: str, task: str, run: str) -> asyncio.Future[str]:
+        """The final phase of a run this process just started; cancelling the future leaves the run alone.
+
+        Ask right after `submit` returned its name, before anything else is awaited: a finished
+        run is forgotten.
+        """
+        running = self._active.get((namespace, task), {}).get(run)
+        if running is None:
+            raise LookupError(f"run {namespace}/{run} is not running here")
+        return asyncio.shield(running)
+
     def _forget(self, namespace: str, task: str, run: str) -> None:
         runs = self._active.get((namespace, task), {})
         runs.pop(run, None)
@@ -185,17 +196,16 @@ class Engine:
 
     # -- one run -----------------------------------------------------------------------------
 
-    async def _run(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> None:
+    async def _run(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> str:
+        """Runs to the end; returns the final phase."""
         namespace, name = occurrence.namespace, occurrence.tasklog_name
         started, clock = records_.now(), time.monotonic()
         spec = _parse(task_body)
         skip = await self._skip_reason(occurrence, spec, name)
         if skip:
-            await self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None)
-            return
+            return await self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None)
         if isinstance(spec, str):
-            await self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None)
-            return
+            return await self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None)
         await self._records.set_status(namespace, name, {"phase": "Started", "startTime": records_.timestamp(started), "attempts": 0})
         await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": records_.timestamp(started)})
         self._on_task_changed(namespace, occurrence.task)
@@ -220,9 +230,8 @@ class Engine:
         except asyncio.CancelledError:
             phase, reason = self._stopping.pop(name, ("Failed", "OperatorStopped"))
             outcome = Outcome(phase, reason, _stop_message(reason), ctx.attempt)
-            await asyncio.shield(self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx))
-            return
-        await self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx)
+            return await asyncio.shield(self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx))
+        return await self._finish(task_body, name, started, clock, outcome, spec=spec, ctx=ctx)
 
     async def _skip_reason(self, occurrence: Occurrence, spec: task_api.TaskSpec | str, name: str) -> tuple[str, str] | None:
         if occurrence.skip:
@@ -298,7 +307,7 @@ class Engine:
             )
         return outcome
 
-    async def _finish(self, task_body: dict[str, Any], name: str, started: Any, clock: float, outcome: Outcome, *, spec: task_api.TaskSpec | None, ctx: base.RunContext | None = None) -> None:
+    async def _finish(self, task_body: dict[str, Any], name: str, started: Any, clock: float, outcome: Outcome, *, spec: task_api.TaskSpec | None, ctx: base.RunContext | None = None) -> str:
         metadata = task_body["metadata"]
         namespace, task = metadata["namespace"], metadata["name"]
         finished = records_.now()
@@ -327,6 +336,7 @@ class Engine:
         except client.ApiException as error:
             if error.status != 404:  # the Task or TaskLog was deleted meanwhile
                 logger.error("run %s/%s: recording the outcome failed: %s", namespace, name, objects_.api_error_message(error))
+        return outcome.phase
 
     async def _notify(self, ctx: base.RunContext, notifications: list[task_api.Notification], phase: str) -> None:
         scope = dataclasses.replace(ctx.variables, phase=phase)
@@ -374,6 +384,7 @@ def _stop_message(reason: str) -> str:
     return {
         "TerminateRequested": "terminated on request (annotation taskengine.io/terminate-requested-at)",
         "Replaced": "terminated: a new run replaced it (concurrencyPolicy: Replace)",
+        "FailFast": "terminated: another task of the group run failed (failFast: true)",
         "OperatorStopped": "the operator stopped during the run",
     }.get(reason, reason)
 

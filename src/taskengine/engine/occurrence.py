@@ -28,6 +28,7 @@ class Occurrence:
     missed: int = 0  # earlier occurrences of the same trigger missed during downtime
     skip: tuple[str, str] | None = None  # (reason, message): record as Skipped instead of running
     obj: dict[str, Any] | None = dataclasses.field(default=None, compare=False)  # the event's object, for ${NAME}, ${object.*}
+    group_run: str | None = None  # the group run this occurrence is part of
 
     @property
     def tasklog_name(self) -> str:

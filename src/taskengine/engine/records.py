@@ -18,6 +18,7 @@ logger = logging.getLogger("taskengine.engine")
 TASK_LABEL = "taskengine.io/task"
 GROUP_LABEL = "taskengine.io/group"
 TRIGGER_LABEL = "taskengine.io/trigger-type"
+GROUP_RUN_LABEL = "taskengine.io/group-run"
 
 
 def now() -> datetime.datetime:
@@ -53,6 +54,8 @@ class Records:
         labels = {TASK_LABEL: label_value(occurrence.task), TRIGGER_LABEL: occurrence.trigger_type}
         if group:
             labels[GROUP_LABEL] = label_value(group)
+        if occurrence.group_run:
+            labels[GROUP_RUN_LABEL] = occurrence.group_run
         body = {
             "apiVersion": common.API_VERSION,
             "kind": "TaskLog",
@@ -95,14 +98,25 @@ class Records:
             if error.status != 404:
                 raise
 
-    async def event(self, task_body: dict[str, Any], *, reason: str, message: str, warning: bool = False) -> None:
-        """A Kubernetes Event on the Task (what `kubectl describe task` shows)."""
+    async def set_group_status(self, namespace: str, group: str, status: dict[str, Any]) -> None:
+        """The engine's fields of a TaskGroup's status (lastRun, lastHandledRunRequest)."""
+        try:
+            await self._objects.patch_namespaced_custom_object_status(
+                common.GROUP, common.VERSION, namespace, "taskgroups", group, {"status": status},
+                _content_type="application/merge-patch+json",
+            )
+        except client.ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def event(self, task_body: dict[str, Any], *, reason: str, message: str, warning: bool = False, kind: str = "Task") -> None:
+        """A Kubernetes Event on the Task or TaskGroup (what `kubectl describe` shows)."""
         metadata = task_body["metadata"]
         moment = timestamp(now())
         body = {
             "metadata": {"generateName": f"{metadata['name'][:200]}.", "namespace": metadata["namespace"]},
             "involvedObject": {
-                "apiVersion": common.API_VERSION, "kind": "Task", "name": metadata["name"],
+                "apiVersion": common.API_VERSION, "kind": kind, "name": metadata["name"],
                 "namespace": metadata["namespace"], "uid": metadata.get("uid"),
             },
             "reason": reason,
@@ -118,7 +132,7 @@ class Records:
         try:
             await self._core.create_namespaced_event(metadata["namespace"], body)
         except client.ApiException as error:
-            logger.warning("could not post event %s on Task %s/%s: HTTP %s", reason, metadata["namespace"], metadata["name"], error.status)
+            logger.warning("could not post event %s on %s %s/%s: HTTP %s", reason, kind, metadata["namespace"], metadata["name"], error.status)
 
     async def prune(self, namespace: str, task: str, *, successful: int, failed: int) -> None:
         """Deletes finished TaskLogs of the task beyond the history limits, oldest first."""
@@ -144,16 +158,19 @@ class Records:
 
     async def unfinished(self, namespaces: list[str]) -> list[dict[str, Any]]:
         """TaskLogs not in a final phase, in the served namespaces (names or glob patterns)."""
+        items = await self.served("tasklogs", namespaces)
+        return [item for item in items if (item.get("status") or {}).get("phase") not in tasklog_api.FINISHED_PHASES]
+
+    async def served(self, plural: str, namespaces: list[str]) -> list[dict[str, Any]]:
+        """Every object of one of our kinds in the served namespaces (names or glob patterns; none: all)."""
         if namespaces and not any(set(pattern) & set("*?[") for pattern in namespaces):
             items = []
             for namespace in namespaces:
-                listing = await self._objects.list_namespaced_custom_object(common.GROUP, common.VERSION, namespace, "tasklogs")
+                listing = await self._objects.list_namespaced_custom_object(common.GROUP, common.VERSION, namespace, plural)
                 items += listing.get("items", [])
-        else:
-            items = (await self._objects.list_cluster_custom_object(common.GROUP, common.VERSION, "tasklogs")).get("items", [])
-            if namespaces:
-                items = [
-                    item for item in items
-                    if any(fnmatch.fnmatchcase(item["metadata"]["namespace"], pattern) for pattern in namespaces)
-                ]
-        return [item for item in items if (item.get("status") or {}).get("phase") not in tasklog_api.FINISHED_PHASES]
+            return items
+        items = (await self._objects.list_cluster_custom_object(common.GROUP, common.VERSION, plural)).get("items", [])
+        return [
+            item for item in items
+            if not namespaces or any(fnmatch.fnmatchcase(item["metadata"]["namespace"], pattern) for pattern in namespaces)
+        ]

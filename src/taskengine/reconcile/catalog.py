@@ -156,6 +156,11 @@ class Catalog:
         keys = self._referrers.get(Key("TaskGroup", namespace, group), ())
         return [self._entries[key] for key in sorted(keys) if key.kind == "Task" and key in self._entries]
 
+    def active_groups(self, trigger: Key) -> list[Entry]:
+        """The valid, active TaskGroups that list this Schedule or EventTrigger: each runs as a whole."""
+        entries = [self._entries.get(key) for key in sorted(self.referrers(trigger)) if key.kind == "TaskGroup"]
+        return [entry for entry in entries if entry is not None and entry.model is not None and entry.model.active]
+
     def task_active(self, task: Entry) -> bool:
         """A valid Task that is enabled and whose group (if any) is active: it answers its triggers."""
         if task.model is None or not task.model.enabled:

@@ -38,7 +38,7 @@ class Reconciler:
         catalog: catalog_.Catalog | None = None,
         settle_seconds: float = 0.1,
         startup_seconds: float = 1.5,
-        is_running: Callable[[str, str], bool] = lambda namespace, name: False,
+        is_running: Callable[[Key], bool] = lambda key: False,
         on_evaluated: Callable[[catalog_.Entry, bool], None] = lambda entry, ready: None,
         on_removed: Callable[[Key], None] = lambda key: None,
     ) -> None:
@@ -84,6 +84,10 @@ class Reconciler:
     def touch(self, namespace: str, task: str) -> None:
         """A run of the task started or ended: its phase follows."""
         self._enqueue({Key("Task", namespace, task)})
+
+    def touch_group(self, namespace: str, group: str) -> None:
+        """A group run started or ended: the group's phase follows."""
+        self._enqueue({Key("TaskGroup", namespace, group)})
 
     def kinds_changed(self) -> None:
         """A CRD came or went: re-check everything that waits for a kind to be served."""
@@ -143,7 +147,7 @@ class Reconciler:
         entry = self.catalog.get(key)
         if entry is None:
             return
-        running = key.kind == "Task" and self.is_running(key.namespace, key.name)
+        running = self.is_running(key)
         outcome = await checks.evaluate(entry, self.catalog, self._discovery, running=running, access=self._access)
         status = self._status(entry, outcome)
         self.on_evaluated(entry, outcome.ready)  # e.g. arm a valid Schedule, even when its status is unchanged

@@ -12,6 +12,7 @@ from typing import Any
 from kubernetes_asyncio import client
 
 from taskengine.api import eventtrigger
+from taskengine.engine.groups import GroupOccurrence
 from taskengine.engine.occurrence import Occurrence
 from taskengine.kube import discovery as discovery_
 from taskengine.kube import status as status_
@@ -41,10 +42,12 @@ class EventTriggers:
         writer: status_.StatusWriter,
         api: client.ApiClient,
         discovery: discovery_.Discovery,
+        submit_group: Callable[[GroupOccurrence], Awaitable[str | None]],
         watch_seconds: int = 300,
     ) -> None:
         self._catalog = catalog
         self._submit = submit
+        self._submit_group = submit_group
         self._writer = writer
         self._api = api
         self._discovery = discovery
@@ -158,32 +161,32 @@ class EventTriggers:
             "name": metadata.get("name"), "uid": metadata.get("uid"), "resourceVersion": metadata.get("resourceVersion"),
         }
         cause = f"{metadata.get('uid')}/{metadata.get('resourceVersion')}/{event}"
-        await self._run_tasks(trigger, lambda task: Occurrence(
-            namespace=task.key.namespace, task=task.key.name, task_uid=task.uid, trigger_type="Event",
-            trigger_name=trigger.key.name, cause=cause, event={"type": event, "object": reference}, obj=obj,
-        ))
+        await self._run(trigger, trigger_type="Event", cause=cause, event={"type": event, "object": reference}, obj=obj)
 
     async def fire_webhook(self, trigger: catalog_.Entry, cause: str, payload: Any, params: dict[str, str]) -> list[str]:
         """An authenticated call of the trigger's incoming webhook."""
-        return await self._run_tasks(trigger, lambda task: Occurrence(
-            namespace=task.key.namespace, task=task.key.name, task_uid=task.uid, trigger_type="Webhook",
-            trigger_name=trigger.key.name, cause=cause, payload=payload, params=params,
-        ))
+        return await self._run(trigger, trigger_type="Webhook", cause=cause, payload=payload, params=params)
 
-    async def _run_tasks(self, trigger: catalog_.Entry, occurrence_for: Callable[[catalog_.Entry], Occurrence]) -> list[str]:
-        """Submits an occurrence for every active Task that lists the trigger; the TaskLog names."""
+    async def _run(self, trigger: catalog_.Entry, **cause: Any) -> list[str]:
+        """Runs every active Task and TaskGroup that lists the trigger; the TaskLog and group run names."""
         names = []
         for key in sorted(self._catalog.referrers(trigger.key)):
             task = self._catalog.get(key)
             if key.kind != "Task" or task is None or not self._catalog.task_active(task):
                 continue
-            occurrence = occurrence_for(task)
+            occurrence = Occurrence(namespace=key.namespace, task=key.name, task_uid=task.uid, trigger_name=trigger.key.name, **cause)
             try:
                 await self._submit(occurrence)
             except client.ApiException as error:
                 logger.error("Task %s/%s: the run for trigger %s could not start: HTTP %s", key.namespace, key.name, trigger.key.name, error.status)
                 continue
             names.append(occurrence.tasklog_name)
+        for group in self._catalog.active_groups(trigger.key):
+            started = await self._submit_group(GroupOccurrence(
+                namespace=group.key.namespace, group=group.key.name, group_uid=group.uid, trigger_name=trigger.key.name, **cause,
+            ))
+            if started:
+                names.append(started)
         count = self._counts.get(trigger.key, 0) + 1
         self._counts[trigger.key] = count
         self._writer.set("eventtriggers", trigger.key.namespace, trigger.key.name, {

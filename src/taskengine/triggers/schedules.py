@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from taskengine import recurrence
+from taskengine.engine.groups import GroupOccurrence
 from taskengine.engine.occurrence import Occurrence
 from taskengine.kube import status as status_
 from taskengine.reconcile import catalog as catalog_
@@ -34,10 +35,12 @@ class ScheduleTriggers:
         catalog: catalog_.Catalog,
         submit: Callable[[Occurrence], Awaitable[str | None]],
         writer: status_.StatusWriter,
+        submit_group: Callable[[GroupOccurrence], Awaitable[str | None]],
         clock: Callable[[], datetime.datetime] = scheduler_.now,
     ) -> None:
         self._catalog = catalog
         self._submit = submit
+        self._submit_group = submit_group
         self._writer = writer
         self._clock = clock
         self.scheduler = scheduler_.Scheduler(fire=self._fire, on_armed=self._published, clock=clock)
@@ -120,9 +123,17 @@ class ScheduleTriggers:
                     scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
                 ))
 
+        async def submit_group(group: catalog_.Entry) -> None:
+            await self._submit_group(GroupOccurrence(
+                namespace=firing.namespace, group=group.key.name, group_uid=group.uid,
+                trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
+                scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
+            ))
+
         tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._catalog.task_active(task)]  # paused: ignored
-        results = await asyncio.gather(*(submit(task) for task in tasks), return_exceptions=True)
-        for task, result in zip(tasks, results):
+        groups = self._catalog.active_groups(Key("Schedule", firing.namespace, firing.schedule))
+        results = await asyncio.gather(*(submit(task) for task in tasks), *(submit_group(group) for group in groups), return_exceptions=True)
+        for entry, result in zip(tasks + groups, results):
             if isinstance(result, Exception):
-                logger.error("Task %s/%s: the run for %s could not start: %s", firing.namespace, task.key.name, iso(firing.instant), result)
+                logger.error("%s %s/%s: the run for %s could not start: %s", entry.key.kind, firing.namespace, entry.key.name, iso(firing.instant), result)
         self._writer.set("schedules", firing.namespace, firing.schedule, {"lastFireTime": iso(firing.instant)})
