@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import time
+import zoneinfo
 
 import pytest
 
@@ -179,3 +181,31 @@ def test_a_group_run_cut_by_an_operator_crash_is_failed_not_left_running(cluster
     assert logs["first"]["status"]["reason"] == "OperatorRestarted"
     assert "second" not in logs  # never started behind the user's back
     support.wait_for(lambda: cluster.get("TaskGroup", namespace, "pipeline")["status"]["phase"] == "Idle", "the group to be Idle again")
+
+
+def next_half_past_nine(zone: str) -> str:
+    now = datetime.datetime.now(zoneinfo.ZoneInfo(zone))
+    due = now.replace(hour=9, minute=30, second=0, microsecond=0)
+    if due <= now:
+        due += datetime.timedelta(days=1)
+    return due.astimezone(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_schedules_without_a_zone_follow_their_groups(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("Schedule", namespace, "morning", {"cron": "30 9 * * *"})
+    cluster.create("Schedule", namespace, "often", {"every": {"interval": 2, "unit": "Seconds"}})
+    cluster.create("TaskGroup", namespace, "reports", {"timeZone": "Asia/Kolkata", "triggers": [{"schedule": "morning"}, {"schedule": "often"}]})
+    member(cluster, namespace, receiver, "report", "reports", payload='{"date": "${DATE}"}')
+    ready(cluster, namespace, "reports", "report")
+
+    def first_fire_time() -> str:
+        return (cluster.get("Schedule", namespace, "morning").get("status") or {}).get("nextFireTime", "")
+
+    support.wait_for(lambda: first_fire_time() == next_half_past_nine("Asia/Kolkata"), "09:30 in Kolkata", last=first_fire_time)
+    support.wait_for(lambda: receiver.requests, "a run of the group")
+    assert json.loads(receiver.requests[0].body)["date"].endswith("+0530")  # ${DATE} in the zone too
+
+    cluster.patch_spec("TaskGroup", namespace, "reports", {"timeZone": "Europe/Berlin"})
+
+    support.wait_for(lambda: first_fire_time() == next_half_past_nine("Europe/Berlin"), "09:30 in Berlin", last=first_fire_time)
+    cluster.patch_spec("Schedule", namespace, "often", {"suspend": True})

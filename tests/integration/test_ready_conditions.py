@@ -45,6 +45,22 @@ def test_schedule_fixed_by_an_edit_turns_ready(cluster: support.Cluster, namespa
     assert schedule["status"]["observedGeneration"] == 2
 
 
+def test_schedule_shared_by_groups_in_different_zones_is_not_ready_until_it_sets_its_own(cluster: support.Cluster, namespace: str) -> None:
+    cluster.create("Schedule", namespace, "nightly", {"cron": "0 2 * * *"})
+    cluster.create("TaskGroup", namespace, "berlin", {"timeZone": "Europe/Berlin"})
+    cluster.create("TaskGroup", namespace, "newyork", {"timeZone": "America/New_York"})
+    for name, group in (("backup-eu", "berlin"), ("backup-us", "newyork")):
+        cluster.create("Task", namespace, name, {**SCALE_WEB, "group": group, "triggers": [{"schedule": "nightly"}]})
+
+    ready = cluster.wait_condition("Schedule", namespace, "nightly", "False")
+
+    assert ready["reason"] == "AmbiguousTimeZone"
+    assert "America/New_York (TaskGroup newyork)" in ready["message"] and "Europe/Berlin (TaskGroup berlin)" in ready["message"]
+
+    cluster.patch_spec("Schedule", namespace, "nightly", {"timeZone": "UTC"})
+    cluster.wait_condition("Schedule", namespace, "nightly", "True")
+
+
 def test_calendar_of_unknown_country_is_not_ready(cluster: support.Cluster, namespace: str) -> None:
     cluster.create("Calendar", namespace, "nowhere", {"holidays": {"country": "XX"}})
     cluster.create("Calendar", namespace, "bavaria", {"holidays": {"country": "DE", "subdivision": "BY"}})

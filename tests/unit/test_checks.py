@@ -76,3 +76,59 @@ def test_missing_reference_problem_names_field_kind_and_namespace() -> None:
     assert problem.reason == "ReferenceNotFound"
     assert problem.message == 'spec.triggers[0].schedule: Schedule "friday-6pm" not found in namespace "studio"'
 
+
+
+def inheritance_catalog(*groups: tuple[str, dict], tasks: tuple[tuple[str, str | None], ...] = (), schedule: dict | None = None) -> catalog.Catalog:
+    """A catalog with Schedule "nightly" (spec `schedule`), the given TaskGroups and Tasks (name, group) that list it."""
+    known = catalog.Catalog()
+
+    def put(kind: str, name: str, spec: dict) -> None:
+        known.put(kind, {"metadata": {"name": name, "namespace": "ops", "generation": 1, "uid": name}, "spec": spec})
+
+    put("Schedule", "nightly", schedule or {"cron": "0 2 * * *"})
+    for name, spec in groups:
+        put("TaskGroup", name, spec)
+    for name, group in tasks:
+        put("Task", name, {"action": {"webhook": {"webhookRef": "x"}}, "triggers": [{"schedule": "nightly"}], **({"group": group} if group else {})})
+    return known
+
+
+def schedule_of(known: catalog.Catalog) -> catalog.Entry:
+    return known.get(catalog.Key("Schedule", "ops", "nightly"))
+
+
+def test_a_schedule_takes_the_time_zone_and_calendar_of_its_tasks_group() -> None:
+    known = inheritance_catalog(("etl", {"timeZone": "Europe/Berlin", "calendar": "holidays-de"}), tasks=(("load", "etl"), ("ping", None)))
+    known.put("Calendar", {"metadata": {"name": "holidays-de", "namespace": "ops"}, "spec": {"holidays": {"country": "DE"}}})
+
+    assert known.schedule_settings(schedule_of(known)) == ("Europe/Berlin", "holidays-de")
+    assert checks.check_inherited(schedule_of(known), known) == []
+
+
+def test_a_group_that_lists_the_schedule_lends_it_too_and_the_schedules_own_setting_wins() -> None:
+    lent = inheritance_catalog(("etl", {"timeZone": "Asia/Kolkata", "triggers": [{"schedule": "nightly"}]}))
+    own = inheritance_catalog(("etl", {"timeZone": "Asia/Kolkata", "triggers": [{"schedule": "nightly"}]}),
+                              schedule={"cron": "0 2 * * *", "timeZone": "UTC"})
+
+    assert lent.schedule_settings(schedule_of(lent)) == ("Asia/Kolkata", None)
+    assert own.schedule_settings(schedule_of(own)) == ("UTC", None)
+
+
+def test_groups_that_disagree_make_the_schedule_name_them() -> None:
+    known = inheritance_catalog(("berlin", {"timeZone": "Europe/Berlin"}), ("newyork", {"timeZone": "America/New_York"}),
+                                tasks=(("a", "berlin"), ("b", "newyork")))
+
+    [problem] = checks.check_inherited(schedule_of(known), known)
+
+    assert problem.reason == "AmbiguousTimeZone"
+    assert problem.message == ("spec.timeZone: not set, and the groups of its tasks set different ones: "
+                               "America/New_York (TaskGroup newyork); Europe/Berlin (TaskGroup berlin); set spec.timeZone here")
+
+
+def test_an_inherited_calendar_or_zone_must_exist() -> None:
+    known = inheritance_catalog(("etl", {"timeZone": "Mars/Olympus", "calendar": "nowhere"}), tasks=(("load", "etl"),))
+
+    problems = checks.check_inherited(schedule_of(known), known)
+
+    assert [p.reason for p in problems] == ["InvalidTimeZone", "ReferenceNotFound"]
+    assert "inherited from TaskGroup etl" in problems[0].message and '"nowhere"' in problems[1].message

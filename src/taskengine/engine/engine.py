@@ -14,6 +14,7 @@ import datetime
 import json
 import logging
 import time
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -353,6 +354,8 @@ class Engine:
 
 
 def _variables(occurrence: Occurrence, now: datetime.datetime, run: str, params: dict[str, str]) -> variables.Variables:
+    if occurrence.time_zone:
+        now = now.astimezone(zoneinfo.ZoneInfo(occurrence.time_zone))
     scope = variables.Variables(
         now=now, task=occurrence.task, run=run, trigger=occurrence.trigger_name or occurrence.trigger_type,
         params=params, payload=occurrence.payload, event=(occurrence.event or {}).get("type"),

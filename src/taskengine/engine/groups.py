@@ -66,6 +66,7 @@ class GroupOccurrence:
     missed: int = 0
     skip: tuple[str, str] | None = None
     obj: dict[str, Any] | None = dataclasses.field(default=None, compare=False)
+    time_zone: str | None = None
 
     @property
     def run_name(self) -> str:
@@ -80,7 +81,7 @@ class GroupOccurrence:
             trigger_name=self.group if dependent else self.trigger_name,
             cause=f"group/{self.group_uid}/{self.trigger_type}/{self.cause}",
             scheduled_time=self.scheduled_time, event=self.event, params=self.params, payload=self.payload,
-            missed=self.missed, skip=skip, obj=self.obj, group_run=self.run_name,
+            missed=self.missed, skip=skip, obj=self.obj, group_run=self.run_name, time_zone=self.time_zone,
         )
 
 
@@ -170,6 +171,8 @@ class GroupRuns:
                 for task, tasklog in self._members.get(other, {}).items():
                     self._engine.stop(namespace, task, tasklog, "Terminated", "Replaced")
             await asyncio.gather(*running.values(), return_exceptions=True)
+        if occurrence.time_zone is None and found.spec.time_zone:
+            occurrence = dataclasses.replace(occurrence, time_zone=found.spec.time_zone)
         name = occurrence.run_name
         run = asyncio.create_task(self._run(occurrence, found, graph, skip), name=f"group run {name}")
         self._active.setdefault((namespace, group), {})[name] = run

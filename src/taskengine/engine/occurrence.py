@@ -29,6 +29,7 @@ class Occurrence:
     skip: tuple[str, str] | None = None  # (reason, message): record as Skipped instead of running
     obj: dict[str, Any] | None = dataclasses.field(default=None, compare=False)  # the event's object, for ${NAME}, ${object.*}
     group_run: str | None = None  # the group run this occurrence is part of
+    time_zone: str | None = None  # ${DATE} is rendered in it: the schedule's zone, or the group's
 
     @property
     def tasklog_name(self) -> str:

@@ -161,6 +161,38 @@ class Catalog:
         entries = [self._entries.get(key) for key in sorted(self.referrers(trigger)) if key.kind == "TaskGroup"]
         return [entry for entry in entries if entry is not None and entry.model is not None and entry.model.active]
 
+    def lenders(self, schedule: Key) -> list[Entry]:
+        """The TaskGroups a Schedule inherits from: those that list it, and the groups of the Tasks that list it."""
+        names = set()
+        for key in self.referrers(schedule):
+            entry = self._entries.get(key)
+            if entry is None or entry.model is None:
+                continue
+            if key.kind == "TaskGroup":
+                names.add(key.name)
+            elif key.kind == "Task" and entry.model.group:
+                names.add(entry.model.group)
+        found = [self._entries.get(Key("TaskGroup", schedule.namespace, name)) for name in sorted(names)]
+        return [entry for entry in found if entry is not None and entry.model is not None]
+
+    def inherited(self, schedule: Key, field: str) -> dict[str, list[str]]:
+        """What the lending groups set for `field` (time_zone or calendar): value -> the groups that set it."""
+        values: dict[str, list[str]] = {}
+        for group in self.lenders(schedule):
+            value = getattr(group.model, field)
+            if value:
+                values.setdefault(value, []).append(group.key.name)
+        return values
+
+    def schedule_settings(self, schedule: Entry) -> tuple[str, str | None]:
+        """The time zone and calendar a Schedule runs with: its own, else its groups' (when they agree), else UTC and none."""
+        spec = schedule.model
+        zones = self.inherited(schedule.key, "time_zone")
+        calendars = self.inherited(schedule.key, "calendar")
+        zone = spec.time_zone if "time_zone" in spec.model_fields_set or len(zones) != 1 else next(iter(zones))
+        calendar = spec.calendar if "calendar" in spec.model_fields_set or len(calendars) != 1 else next(iter(calendars))
+        return zone, calendar
+
     def task_active(self, task: Entry) -> bool:
         """A valid Task that is enabled and whose group (if any) is active: it answers its triggers."""
         if task.model is None or not task.model.enabled:

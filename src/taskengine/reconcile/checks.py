@@ -195,6 +195,28 @@ async def _task_group(entry: catalog_.Entry, catalog: catalog_.Catalog, discover
 async def _schedule(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:
     outcome.problems += check_cron(entry.model.cron)
     outcome.problems += check_time_zone("spec.timeZone", entry.model.time_zone)
+    outcome.problems += check_inherited(entry, catalog)
+
+
+def check_inherited(entry: catalog_.Entry, catalog: catalog_.Catalog) -> list[Problem]:
+    """A Schedule without its own timeZone or calendar takes its groups'; they must agree, and the calendar exist."""
+    problems = []
+    for field, attribute, reason in (("timeZone", "time_zone", "AmbiguousTimeZone"), ("calendar", "calendar", "AmbiguousCalendar")):
+        if attribute in entry.model.model_fields_set:
+            continue
+        values = catalog.inherited(entry.key, attribute)
+        if len(values) > 1:
+            lent = "; ".join(f'{value} (TaskGroup {", ".join(groups)})' for value, groups in sorted(values.items()))
+            problems.append(Problem(reason, f"spec.{field}: not set, and the groups of its tasks set different ones: {lent}; set spec.{field} here"))
+        elif len(values) == 1 and attribute == "time_zone":
+            [(zone, groups)] = values.items()
+            problems += check_time_zone(f"spec.timeZone (inherited from TaskGroup {groups[0]})", zone)
+        elif len(values) == 1 and attribute == "calendar":
+            [(calendar, groups)] = values.items()
+            if not catalog.exists(Key("Calendar", entry.key.namespace, calendar)):
+                problems.append(Problem("ReferenceNotFound",
+                                        f'spec.calendar: inherited from TaskGroup {groups[0]}: Calendar "{calendar}" not found in namespace "{entry.key.namespace}"'))
+    return problems
 
 
 async def _calendar(entry: catalog_.Entry, catalog: catalog_.Catalog, discovery: discovery_.Discovery, outcome: Outcome, running: bool) -> None:

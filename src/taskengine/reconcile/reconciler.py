@@ -61,15 +61,17 @@ class Reconciler:
         metadata = body.get("metadata", {})
         key = Key(kind, metadata.get("namespace", ""), metadata.get("name", ""))
         if event_type == "DELETED":
+            inheriting = self._inheriting_schedules(key)
             previous = self.catalog.remove(key)
             self.on_removed(key)
-            self._enqueue(self.catalog.referrers(key))
+            self._enqueue(self.catalog.referrers(key) | inheriting)
             self._enqueue(self._group_neighbours(previous))
             return
+        inheriting = self._inheriting_schedules(key)
         previous, entry = self.catalog.put(kind, body)
         if previous is entry:
             return  # only status changed: nothing to re-evaluate
-        self._enqueue({key} | self.catalog.referrers(key))
+        self._enqueue({key} | self.catalog.referrers(key) | inheriting | self._inheriting_schedules(key))
         self._enqueue(self._group_neighbours(previous) | self._group_neighbours(entry))
 
     def observe_secret(self, event_type: str | None, body: dict[str, Any]) -> None:
@@ -105,6 +107,25 @@ class Reconciler:
             entry.key for entry in self.catalog.entries()
             if any(c.get("type") == "Ready" and c.get("reason") in RECHECKED for c in entry.status.get("conditions", []))
         }
+
+    def _inheriting_schedules(self, key: Key) -> set[Key]:
+        """Schedules whose time zone or calendar may come from this object: through a group it is, names, or lends a calendar to."""
+        groups: set[Key] = set()
+        entry = self.catalog.get(key)
+        if key.kind == "TaskGroup":
+            groups.add(key)
+        elif key.kind == "Task" and entry is not None and entry.model is not None and entry.model.group:
+            groups.add(Key("TaskGroup", key.namespace, entry.model.group))
+        elif key.kind == "Calendar":
+            groups |= {k for k in self.catalog.referrers(key) if k.kind == "TaskGroup"}
+        schedules = set()
+        for group in groups:
+            group_entry = self.catalog.get(group)
+            users = [group_entry] if group_entry is not None else []
+            users += self.catalog.group_members(group.namespace, group.name)
+            for user in users:
+                schedules |= {Key("Schedule", group.namespace, r.name) for r in user.references if r.kind == "Schedule"}
+        return schedules
 
     def _group_neighbours(self, entry: catalog_.Entry | None) -> set[Key]:
         """A task's group and its members: their dependency checks and graph depend on it."""

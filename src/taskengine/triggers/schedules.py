@@ -70,12 +70,13 @@ class ScheduleTriggers:
             self.scheduler.disarm(namespace, name)
             self._published((namespace, name), [])
             return
+        zone, calendar_name = self._catalog.schedule_settings(entry)  # its own, or its groups'
         workdays = None
-        if spec.calendar:
-            calendar = self._catalog.get(Key("Calendar", namespace, spec.calendar))
+        if calendar_name:
+            calendar = self._catalog.get(Key("Calendar", namespace, calendar_name))
             workdays = recurrence.workdays(calendar.model) if calendar and calendar.model else None
         created = parse(entry.created) if entry.created else self._clock()
-        plan = recurrence.Plan.build(spec, created=created, workdays=workdays)
+        plan = recurrence.Plan.build(spec, created=created, workdays=workdays, zone=zone)
         last = entry.status.get("lastFireTime")
         self.scheduler.arm(namespace, name, plan, last_fired=parse(last) if last else None, created=created,
                            deadline_seconds=spec.starting_deadline_seconds)
@@ -114,20 +115,22 @@ class ScheduleTriggers:
     async def _fire(self, firing: scheduler_.Firing) -> None:
         skip = (firing.skip_reason, firing.skip_message) if firing.skip_reason else None
         limit = asyncio.Semaphore(FIRING_CONCURRENCY)
+        schedule = self._catalog.get(Key("Schedule", firing.namespace, firing.schedule))
+        zone = self._catalog.schedule_settings(schedule)[0] if schedule is not None and schedule.model is not None else None
 
         async def submit(task: catalog_.Entry) -> None:
             async with limit:
                 await self._submit(Occurrence(
                     namespace=firing.namespace, task=task.key.name, task_uid=task.uid,
                     trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
-                    scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
+                    scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
                 ))
 
         async def submit_group(group: catalog_.Entry) -> None:
             await self._submit_group(GroupOccurrence(
                 namespace=firing.namespace, group=group.key.name, group_uid=group.uid,
                 trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
-                scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip,
+                scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
             ))
 
         tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._catalog.task_active(task)]  # paused: ignored
