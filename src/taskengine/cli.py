@@ -164,7 +164,14 @@ def _follow_group(objects, namespace: str, group: str, run: str, *, timeout: flo
             "taskengine.io", "v1alpha1", namespace, "tasklogs", label_selector=f"{records.GROUP_RUN_LABEL}={run}"
         )["items"]
         phases = {log["spec"]["task"]: (log.get("status") or {}).get("phase") or "Triggered" for log in logs}
-        for task, phase in sorted(phases.items()):
+
+        def when(log: dict) -> str:  # changes seen in one poll are shown in the order they happened
+            status = log.get("status") or {}
+            moment = status.get("completionTime") if status.get("phase") in tasklog.FINISHED_PHASES else status.get("startTime")
+            return moment or log["metadata"]["creationTimestamp"]
+
+        for log in sorted(logs, key=when):
+            task, phase = log["spec"]["task"], phases[log["spec"]["task"]]
             if shown.get(task) != phase:
                 shown[task] = phase
                 print(f"  {task}: {phase}")
