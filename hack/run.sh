@@ -24,5 +24,6 @@ echo "  export KUBECONFIG=$KUBECONFIG"
 echo "  kubectl get taskengine -n $namespace"
 echo "  kubectl get tasklogs -n $namespace -w      # the heartbeat example fires every 30 s"
 echo "  taskengine run power-on-workstations -n $namespace --wait"
+echo "  taskengine run nightly-batch --group -n $namespace --wait   # a TaskGroup as one graph"
 echo
 exec taskengine operator

@@ -78,3 +78,21 @@ def test_kubectl_explain_teaches_the_api(cluster: support.Cluster, field: str, e
     explanation = " ".join(kubectl(cluster, "explain", field).split())
 
     assert expected in explanation
+
+
+def test_nightly_batch_example_runs_as_one_graph_at_two_in_berlin(cluster: support.Cluster, namespace: str, operator) -> None:
+    kubectl(cluster, "apply", "-n", namespace, "-f", str(EXAMPLES / "nightly-batch.yaml"))
+    cluster.wait_condition("TaskGroup", namespace, "nightly-batch", "True")
+    for task in ("stop-reporting", "open-batch-window", "start-reporting", "close-batch-window"):
+        cluster.wait_condition("Task", namespace, task, "True")
+
+    result = support.run_cli(cluster, "run", "nightly-batch", "--group", "-n", namespace, "--wait", "--timeout", "60")
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    window = cluster.core.read_namespaced_config_map("batch-window", namespace).data
+    assert window["state"] == "closed" and window["since"] and window["lastRun"].startswith("close-batch-window-")
+    assert cluster.replicas(namespace, "reporting-api") == 2
+    [stopped] = cluster.tasklogs(namespace, "stop-reporting")
+    assert stopped["status"]["targets"][0]["message"] == "scaled from 2 to 0 replicas"
+    upcoming = cluster.get("Schedule", namespace, "nightly")["status"]["upcoming"]
+    assert all(instant[11:19] in ("01:00:00", "00:00:00") for instant in upcoming)  # 02:00 in Berlin (CET or CEST)
