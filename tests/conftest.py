@@ -62,7 +62,8 @@ class Operator:
         self.env = env or {}
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> None:
+    def start(self, until: str = "Initial authentication has finished") -> None:
+        """Starts it and waits until its log shows `until` (by default: Kopf has started)."""
         self.http_port = controlplane.free_port()
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "TASKENGINE_LIVENESS_PORT": "0",
                "TASKENGINE_HTTP_PORT": str(self.http_port), **self.env}
@@ -72,7 +73,7 @@ class Operator:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "taskengine", "operator", *args], env=env, stdout=log, stderr=subprocess.STDOUT
             )
-        support.wait_for(lambda: "Initial authentication has finished" in self.text()[offset:], "the operator to start")
+        support.wait_for(lambda: until in self.text()[offset:], f"the operator to log {until!r}")
 
     @property
     def url(self) -> str:

@@ -21,3 +21,11 @@ class Settings(BaseSettings):
     """How long to let the initial lists arrive before the first evaluation."""
     watch_timeout_seconds: int = Field(default=300, ge=1)
     """How long one watch request lasts before it is renewed; lower it behind proxies that cut long connections."""
+    leader_election: bool = False
+    """Run only while holding a Lease, so that several replicas can run with one active."""
+    lease_name: str = "taskengine"
+    """Name of the Lease; operators sharing it elect one leader."""
+    lease_namespace: str | None = None
+    """Namespace of the Lease; default: the pod's own, or `default` outside a cluster."""
+    lease_duration_seconds: int = Field(default=15, ge=2)
+    """How long a Lease holds without renewal: the longest failover after a crash."""

@@ -44,12 +44,14 @@ def test_chart_lints_and_carries_the_generated_crds(cluster: support.Cluster) ->
     generated = {path.name.removesuffix(".yaml"): yaml.safe_load(path.read_text()) for path in (REPO / "crds").glob("*.yaml")}
     assert crds == generated
     assert sorted(doc["kind"] for doc in documents if doc["kind"] != "CustomResourceDefinition") == [
-        "ClusterRole", "ClusterRoleBinding", "Deployment", "Service", "ServiceAccount",
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount",
     ]
     [deployment] = [doc for doc in documents if doc["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == f"taskengine:{importlib.metadata.version('taskengine')}"  # appVersion follows the package
     assert container["args"] == ["operator"]
+    env = {item["name"]: item.get("value") for item in container["env"]}
+    assert env["TASKENGINE_LEADER_ELECTION"] == "true" and env["TASKENGINE_LEASE_NAME"] == "taskengine"
 
 
 def test_install_yaml_is_the_rendered_chart_and_the_api_server_accepts_it(cluster: support.Cluster, tmp_path: pathlib.Path) -> None:
@@ -66,7 +68,8 @@ def test_install_yaml_is_the_rendered_chart_and_the_api_server_accepts_it(cluste
 
     assert applied.returncode == 0, applied.stderr
     for line in ("serviceaccount/taskengine", "clusterrole.rbac.authorization.k8s.io/taskengine", "deployment.apps/taskengine",
-                 "service/taskengine-hooks", "customresourcedefinition.apiextensions.k8s.io/tasks.taskengine.io"):
+                 "service/taskengine-hooks", "customresourcedefinition.apiextensions.k8s.io/tasks.taskengine.io",
+                 "role.rbac.authorization.k8s.io/taskengine-leader"):
         assert line in applied.stdout
 
 
@@ -87,7 +90,11 @@ def release(cluster: support.Cluster) -> Iterator[tuple[str, str]]:
 def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Cluster, release: tuple[str, str], tmp_path: pathlib.Path, receiver: Receiver) -> None:
     namespace, name = release
     account = f"{name}-taskengine"
-    own = Operator(cluster.kubeconfig_as(namespace, account, tmp_path / "operator.kubeconfig"), tmp_path / "operator.log", [f"{namespace}*"])
+    as_deployed = {  # what the chart's Deployment sets
+        "TASKENGINE_LEADER_ELECTION": "true", "TASKENGINE_LEASE_NAME": account, "TASKENGINE_LEASE_NAMESPACE": namespace,
+    }
+    own = Operator(cluster.kubeconfig_as(namespace, account, tmp_path / "operator.kubeconfig"), tmp_path / "operator.log",
+                   [f"{namespace}*"], env=as_deployed)
     own.start()
     try:
         cluster.create_secret(namespace, "hook-token", {"token": "s3cret"})
@@ -112,7 +119,8 @@ def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Clus
     finally:
         own.stop()
     log = own.text()
-    assert "Forbidden" not in log and "403" not in log and "Traceback" not in log, log[-4000:]
+    assert f"leading: holding Lease {namespace}/{account}" in log
+    assert "Forbidden" not in log and "Traceback" not in log, log[-4000:]  # an API refusal says Forbidden
 
     def can(verb: str, resource: str) -> bool:
         answer = kubectl(cluster, "auth", "can-i", verb, resource, "-n", namespace, f"--as=system:serviceaccount:{namespace}:{account}")
