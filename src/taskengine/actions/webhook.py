@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 from kubernetes_asyncio import client
 
+from taskengine import metrics, variables
 from taskengine.actions import base
 from taskengine.api import common
 from taskengine.api import webhook as webhook_api
-from taskengine import variables
 from taskengine.kube import objects as objects_
 
 BACKOFF_SECONDS = 0.5
@@ -146,6 +146,8 @@ async def deliver(
         record.latency_ms = int((time.monotonic() - started) * 1000)
         if response is not None:
             record.status_code = response.status_code
+        metrics.DELIVERIES.labels(ctx.namespace, webhook_name, f"{response.status_code // 100}xx" if response is not None else "error").inc()
+        if response is not None:
             if response.status_code < 500:
                 break
             record.error = f"HTTP {response.status_code}"

@@ -27,7 +27,7 @@ from taskengine.actions import webhook as webhook_action
 from taskengine.api import common
 from taskengine.api import task as task_api
 from taskengine.engine import records as records_
-from taskengine import variables
+from taskengine import metrics, variables
 from taskengine.engine import targets
 from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, TERMINATE_REQUESTED, Occurrence
 from taskengine.kube import client as client_
@@ -129,7 +129,7 @@ class Engine:
         self._known.add((occurrence.namespace, name))
         if created is None:
             return None
-        run = asyncio.create_task(self._run(occurrence, created, task_body, params), name=f"run {name}")
+        run = asyncio.create_task(self._measured(occurrence, created, task_body, params), name=f"run {name}")
         self._active.setdefault((occurrence.namespace, occurrence.task), {})[name] = run
         run.add_done_callback(lambda _: self._forget(occurrence.namespace, occurrence.task, name))
         return name
@@ -196,6 +196,22 @@ class Engine:
         await self._http.close()
 
     # -- one run -----------------------------------------------------------------------------
+
+    async def _measured(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> str:
+        """A run, counted in the metrics."""
+        if occurrence.trigger_type == "Schedule" and occurrence.scheduled_time and occurrence.skip is None:
+            metrics.SCHEDULE_LAG.observe(max(0.0, (records_.now() - _parse_time(occurrence.scheduled_time)).total_seconds()))
+        metrics.RUNS_IN_PROGRESS.inc()
+        clock = time.monotonic()
+        phase = "Failed"
+        try:
+            phase = await self._run(occurrence, tasklog, task_body, params)
+            return phase
+        finally:
+            metrics.RUNS_IN_PROGRESS.dec()
+            metrics.RUNS.labels(occurrence.namespace, occurrence.task, occurrence.trigger_type, phase).inc()
+            if phase != "Skipped":
+                metrics.RUN_DURATION.labels(occurrence.namespace, occurrence.task).observe(time.monotonic() - clock)
 
     async def _run(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> str:
         """Runs to the end; returns the final phase."""

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from taskengine import dag
+from taskengine import dag, metrics
 from taskengine.api import taskgroup as taskgroup_api
 from taskengine.engine import engine as engine_
 from taskengine.engine import records as records_
@@ -228,6 +228,7 @@ class GroupRuns:
                     for other in waiting:
                         self._engine.stop(namespace, other, tasklogs.get(other, ""), "Terminated", "FailFast")
         phase, message = outcome(results)
+        metrics.GROUP_RUNS.labels(namespace, group, phase).inc()
         if skip is None:
             await self._set_last_run(namespace, group, {
                 "run": name, "phase": phase, "startTime": records_.timestamp(started),

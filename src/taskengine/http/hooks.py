@@ -22,6 +22,7 @@ from typing import Any
 from aiohttp import web
 from kubernetes_asyncio import client
 
+from taskengine import metrics
 from taskengine.reconcile import catalog as catalog_
 from taskengine.reconcile.catalog import Key
 
@@ -34,6 +35,11 @@ Fire = Callable[[catalog_.Entry, str, Any, dict[str, str]], Awaitable[list[str]]
 
 def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def exposition(request: web.Request) -> web.Response:
+    """Prometheus metrics (see taskengine.metrics)."""
+    return web.Response(body=metrics.exposition(), headers={"Content-Type": metrics.CONTENT_TYPE})
 
 
 def application(*, catalog: catalog_.Catalog, api: client.ApiClient, fire: Fire) -> web.Application:
@@ -70,6 +76,7 @@ def application(*, catalog: catalog_.Catalog, api: client.ApiClient, fire: Fire)
 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/hooks/{namespace}/{trigger}", hook)
+    app.router.add_get("/metrics", exposition)
     return app
 
 

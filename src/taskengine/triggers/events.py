@@ -11,6 +11,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from taskengine import metrics
 from taskengine.api import eventtrigger
 from taskengine.engine.groups import GroupOccurrence
 from taskengine.engine.occurrence import Occurrence
@@ -83,6 +84,7 @@ class EventTriggers:
                 )
                 self._streams[wanted] = stream
                 stream.start()
+                metrics.WATCH_STREAMS.set(len(self._streams))
 
     def _seen_version(self, key: watches.StreamKey, version: str) -> None:
         """Publishes how far the stream got, at most every few seconds: a restart resumes from there."""
@@ -111,6 +113,7 @@ class EventTriggers:
         if not subscribers:
             self._subscribers.pop(key, None)
             stream = self._streams.pop(key, None)
+            metrics.WATCH_STREAMS.set(len(self._streams))
             if stream is not None:
                 asyncio.ensure_future(stream.stop())  # the stream stops when no trigger needs it
 
@@ -187,6 +190,7 @@ class EventTriggers:
             ))
             if started:
                 names.append(started)
+        metrics.TRIGGER_FIRES.labels(trigger.key.namespace, trigger.key.name).inc()
         count = self._counts.get(trigger.key, 0) + 1
         self._counts[trigger.key] = count
         self._writer.set("eventtriggers", trigger.key.namespace, trigger.key.name, {
