@@ -11,8 +11,7 @@ import email.message
 import smtplib
 from typing import Any
 
-from taskengine.actions import base
-from taskengine.actions.webhook import read_secret, secret_value
+from taskengine.actions import base, secrets
 from taskengine.api import task as task_api
 from taskengine import variables
 
@@ -20,9 +19,9 @@ TIMEOUT_SECONDS = 30
 
 
 async def send(ctx: base.RunContext, spec: task_api.EmailAction, vars_: variables.Variables) -> base.Result:
-    settings = await read_secret(ctx.operator_api, ctx.namespace, spec.smtp_secret_ref, ctx.redact)
-    host = secret_value(settings, "host", spec.smtp_secret_ref)
-    sender = secret_value(settings, "from", spec.smtp_secret_ref)
+    settings = await secrets.read(ctx.operator_api, ctx.namespace, spec.smtp_secret_ref, ctx.redact)
+    host = secrets.value(settings, "host", spec.smtp_secret_ref)
+    sender = secrets.value(settings, "from", spec.smtp_secret_ref)
     port = int(settings.get("port") or 25)
     username, password = settings.get("username"), settings.get("password")
     security = (settings.get("security") or ("starttls" if username else "none")).lower()

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
+from taskengine import timestamps
 from taskengine.actions import _targets, base
 
 RESTARTABLE = {("apps/v1", "Deployment"), ("apps/v1", "StatefulSet"), ("apps/v1", "DaemonSet")}
@@ -17,7 +17,7 @@ class Restart:
             raise base.ActionFailed(f"cannot restart a {target['kind']}: only Deployments, StatefulSets and DaemonSets")
         resource = await _targets.resource_of(ctx, target)
         namespace, name = _targets.coordinates(target)
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = timestamps.rfc3339(timestamps.now())
         patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
         await _targets.call(f"restart {target['kind']} {name}", ctx.objects.patch(resource, namespace, name, patch))
         return base.Result(f"rollout restart at {now}")

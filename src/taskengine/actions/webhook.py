@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import datetime
 import hashlib
 import hmac
 import json
@@ -20,8 +19,8 @@ from typing import Any
 import httpx
 from kubernetes_asyncio import client
 
-from taskengine import metrics, variables
-from taskengine.actions import base
+from taskengine import metrics, timestamps, variables
+from taskengine.actions import base, secrets
 from taskengine.api import common
 from taskengine.api import webhook as webhook_api
 from taskengine.kube import objects as objects_
@@ -47,24 +46,6 @@ class HttpClients:
         await self._insecure.aclose()
 
 
-async def read_secret(api: client.ApiClient, namespace: str, name: str, redact: base.Redactor) -> dict[str, str]:
-    """A Secret's data, decoded; every value is registered with the redactor first."""
-    try:
-        secret = await client.CoreV1Api(api).read_namespaced_secret(name, namespace)
-    except client.ApiException as error:
-        raise base.ActionFailed(f'Secret "{name}": {objects_.api_error_message(error)}') from None
-    data = {key: base64.b64decode(value).decode(errors="replace") for key, value in (secret.data or {}).items()}
-    for value in data.values():
-        redact.add(value)
-    return data
-
-
-def secret_value(data: dict[str, str], key: str, secret: str) -> str:
-    if key not in data:
-        raise base.ActionFailed(f'Secret "{secret}" has no key "{key}"')
-    return data[key]
-
-
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """The Standard Webhooks signature: v1,base64(HMAC-SHA256(key, "<id>.<timestamp>.<body>"))."""
     key = base64.b64decode(secret.removeprefix("whsec_")) if secret.startswith("whsec_") else secret.encode()
@@ -78,10 +59,6 @@ def default_payload(vars_: variables.Variables) -> str:
         if getattr(vars_, field):
             document[field] = getattr(vars_, field)
     return json.dumps(document)
-
-
-def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def deliver(
@@ -107,19 +84,19 @@ async def deliver(
     headers["idempotency-key"] = idempotency_id
     auth = None
     if spec.auth.type != "None":
-        data = await read_secret(ctx.operator_api, ctx.namespace, spec.auth.secret_ref.name, ctx.redact)
+        data = await secrets.read(ctx.operator_api, ctx.namespace, spec.auth.secret_ref.name, ctx.redact)
         secret = spec.auth.secret_ref.name
         if spec.auth.type == "Bearer":
-            headers["authorization"] = "Bearer " + secret_value(data, "token", secret)
+            headers["authorization"] = "Bearer " + secrets.value(data, "token", secret)
         elif spec.auth.type == "ApiKey":
-            headers[spec.auth.header.lower()] = secret_value(data, "apiKey", secret)
+            headers[spec.auth.header.lower()] = secrets.value(data, "apiKey", secret)
         else:
-            auth = httpx.BasicAuth(secret_value(data, "username", secret), secret_value(data, "password", secret))
+            auth = httpx.BasicAuth(secrets.value(data, "username", secret), secrets.value(data, "password", secret))
             ctx.redact.add(base64.b64encode(f"{data['username']}:{data['password']}".encode()).decode())
     signing_secret = None
     if spec.signing:
-        data = await read_secret(ctx.operator_api, ctx.namespace, spec.signing.secret_ref.name, ctx.redact)
-        signing_secret = secret_value(data, spec.signing.secret_ref.key, spec.signing.secret_ref.name)
+        data = await secrets.read(ctx.operator_api, ctx.namespace, spec.signing.secret_ref.name, ctx.redact)
+        signing_secret = secrets.value(data, spec.signing.secret_ref.key, spec.signing.secret_ref.name)
 
     content = payload.encode()
     http = ctx.http.get(verify=not spec.insecure_skip_tls_verify)
@@ -131,7 +108,7 @@ async def deliver(
             timestamp = int(time.time())
             headers["webhook-timestamp"] = str(timestamp)
             headers["webhook-signature"] = sign(signing_secret, idempotency_id, timestamp, content)
-        record = base.Delivery(time=_now(), idempotency_id=idempotency_id)
+        record = base.Delivery(time=timestamps.rfc3339(timestamps.now(), ms=True), idempotency_id=idempotency_id)
         ctx.deliveries.append(record)
         started = time.monotonic()
         try:
@@ -164,7 +141,7 @@ async def deliver(
 
 
 async def _record_delivery(ctx: base.RunContext, name: str, status_code: int | None, attempts: int, error: str | None) -> None:
-    delivery = {"time": _now()[:19] + "Z", "statusCode": status_code, "attempts": attempts, "error": error}
+    delivery = {"time": timestamps.rfc3339(timestamps.now()), "statusCode": status_code, "attempts": attempts, "error": error}
     try:
         await client.CustomObjectsApi(ctx.operator_api).patch_namespaced_custom_object_status(
             common.GROUP, common.VERSION, ctx.namespace, "webhooks", name, {"status": {"lastDelivery": delivery}},

@@ -27,7 +27,7 @@ from taskengine.actions import webhook as webhook_action
 from taskengine.api import common
 from taskengine.api import task as task_api
 from taskengine.engine import records as records_
-from taskengine import metrics, variables
+from taskengine import metrics, timestamps, variables
 from taskengine.engine import targets
 from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, TERMINATE_REQUESTED, Occurrence
 from taskengine.kube import client as client_
@@ -167,15 +167,15 @@ class Engine:
         for item in unfinished:
             metadata, status = item["metadata"], item.get("status") or {}
             was = status.get("phase") or "Triggered"
-            finished = records_.now()
+            finished = timestamps.now()
             final = {
                 "phase": "Failed",
                 "reason": "OperatorRestarted",
                 "message": f"the operator stopped while this run was {was}; the run was not finished",
-                "completionTime": records_.timestamp(finished),
+                "completionTime": timestamps.rfc3339(finished, ms=True),
             }
             if status.get("startTime"):
-                started = _parse_time(status["startTime"])
+                started = timestamps.parse(status["startTime"])
                 final["durationSeconds"] = round((finished - started).total_seconds(), 3)
             await self._records.set_status(metadata["namespace"], metadata["name"], final)
             task = item.get("spec", {}).get("task")
@@ -200,7 +200,7 @@ class Engine:
     async def _measured(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> str:
         """A run, counted in the metrics."""
         if occurrence.trigger_type == "Schedule" and occurrence.scheduled_time and occurrence.skip is None:
-            metrics.SCHEDULE_LAG.observe(max(0.0, (records_.now() - _parse_time(occurrence.scheduled_time)).total_seconds()))
+            metrics.SCHEDULE_LAG.observe(max(0.0, (timestamps.now() - timestamps.parse(occurrence.scheduled_time)).total_seconds()))
         metrics.RUNS_IN_PROGRESS.inc()
         clock = time.monotonic()
         phase = "Failed"
@@ -216,15 +216,15 @@ class Engine:
     async def _run(self, occurrence: Occurrence, tasklog: dict[str, Any], task_body: dict[str, Any], params: dict[str, str]) -> str:
         """Runs to the end; returns the final phase."""
         namespace, name = occurrence.namespace, occurrence.tasklog_name
-        started, clock = records_.now(), time.monotonic()
+        started, clock = timestamps.now(), time.monotonic()
         spec = _parse(task_body)
         skip = await self._skip_reason(occurrence, spec, name)
         if skip:
             return await self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None)
         if isinstance(spec, str):
             return await self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None)
-        await self._records.set_status(namespace, name, {"phase": "Started", "startTime": records_.timestamp(started), "attempts": 0})
-        await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": records_.timestamp(started)})
+        await self._records.set_status(namespace, name, {"phase": "Started", "startTime": timestamps.rfc3339(started, ms=True), "attempts": 0})
+        await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": timestamps.rfc3339(started, ms=True)})
         self._on_task_changed(namespace, occurrence.task)
         await self._records.event(task_body, reason="Started", message=f"run {name} started ({occurrence.trigger_type})")
 
@@ -327,10 +327,10 @@ class Engine:
     async def _finish(self, task_body: dict[str, Any], name: str, started: Any, clock: float, outcome: Outcome, *, spec: task_api.TaskSpec | None, ctx: base.RunContext | None = None) -> str:
         metadata = task_body["metadata"]
         namespace, task = metadata["namespace"], metadata["name"]
-        finished = records_.now()
+        finished = timestamps.now()
         status: dict[str, Any] = {
             "phase": outcome.phase, "reason": outcome.reason, "message": outcome.message,
-            "startTime": records_.timestamp(started), "completionTime": records_.timestamp(finished),
+            "startTime": timestamps.rfc3339(started, ms=True), "completionTime": timestamps.rfc3339(finished, ms=True),
             "durationSeconds": round(time.monotonic() - clock, 3), "attempts": outcome.attempts,
             "targets": outcome.targets, "output": outcome.output[:OUTPUT_LIMIT],
         }
@@ -406,7 +406,3 @@ def _stop_message(reason: str) -> str:
         "FailFast": "terminated: another task of the group run failed (failFast: true)",
         "OperatorStopped": "the operator stopped during the run",
     }.get(reason, reason)
-
-
-def _parse_time(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from taskengine import dag, metrics
+from taskengine import dag, metrics, timestamps
 from taskengine.api import taskgroup as taskgroup_api
 from taskengine.engine import engine as engine_
 from taskengine.engine import records as records_
@@ -196,12 +196,12 @@ class GroupRuns:
         if await self._engine.submit(first) is None:
             return  # the commit point: this group run was started before (another replica, or before a restart)
         waiting: dict[str, asyncio.Future] = {order[0]: self._engine.outcome_of(namespace, order[0], first.tasklog_name)}
-        started = records_.now()
+        started = timestamps.now()
         tasklogs = self._members.setdefault(name, {})
         tasklogs[order[0]] = first.tasklog_name
         if skip is None:  # a skipped group run leaves lastRun to the run it yielded to; its TaskLogs say Skipped
             await self._set_last_run(namespace, group, {
-                "run": name, "phase": "Running", "startTime": records_.timestamp(started),
+                "run": name, "phase": "Running", "startTime": timestamps.rfc3339(started, ms=True),
                 "completionTime": None, "message": None, "tasks": None,
             })
         results: dict[str, str] = {}
@@ -231,8 +231,8 @@ class GroupRuns:
         metrics.GROUP_RUNS.labels(namespace, group, phase).inc()
         if skip is None:
             await self._set_last_run(namespace, group, {
-                "run": name, "phase": phase, "startTime": records_.timestamp(started),
-                "completionTime": records_.timestamp(records_.now()), "message": message, "tasks": results,
+                "run": name, "phase": phase, "startTime": timestamps.rfc3339(started, ms=True),
+                "completionTime": timestamps.rfc3339(timestamps.now(), ms=True), "message": message, "tasks": results,
             })
         else:
             message = f"{skip[1]}; {message}"
@@ -269,7 +269,7 @@ class GroupRuns:
                 continue
             metadata = item["metadata"]
             await self._set_last_run(metadata["namespace"], metadata["name"], {
-                **last, "phase": "Failed", "completionTime": records_.timestamp(records_.now()),
+                **last, "phase": "Failed", "completionTime": timestamps.rfc3339(timestamps.now(), ms=True),
                 "message": "the operator stopped during this group run; the tasks that had not started did not run",
             })
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 import fnmatch
 import logging
 import socket
@@ -10,6 +9,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
+from taskengine import timestamps
 from taskengine.api import common
 from taskengine.api import tasklog as tasklog_api
 from taskengine.engine.occurrence import Occurrence
@@ -19,15 +19,6 @@ TASK_LABEL = "taskengine.io/task"
 GROUP_LABEL = "taskengine.io/group"
 TRIGGER_LABEL = "taskengine.io/trigger-type"
 GROUP_RUN_LABEL = "taskengine.io/group-run"
-
-
-def now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.timezone.utc)
-
-
-def timestamp(moment: datetime.datetime) -> str:
-    """RFC 3339 in UTC with milliseconds: runs a moment apart must sort apart."""
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def label_value(text: str) -> str:
@@ -112,7 +103,7 @@ class Records:
     async def event(self, task_body: dict[str, Any], *, reason: str, message: str, warning: bool = False, kind: str = "Task") -> None:
         """A Kubernetes Event on the Task or TaskGroup (what `kubectl describe` shows)."""
         metadata = task_body["metadata"]
-        moment = timestamp(now())
+        moment = timestamps.rfc3339(timestamps.now(), ms=True)
         body = {
             "metadata": {"generateName": f"{metadata['name'][:200]}.", "namespace": metadata["namespace"]},
             "involvedObject": {

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
-
-def now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from taskengine import timestamps
 
 
 def merge(
@@ -28,7 +25,7 @@ def merge(
         "status": value,
         "reason": reason,
         "message": message,
-        "lastTransitionTime": transition or now(),
+        "lastTransitionTime": transition or timestamps.rfc3339(timestamps.now()),
         "observedGeneration": generation,
     }
     return [c for c in current if c.get("type") != type_] + [condition]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -11,7 +10,7 @@ from typing import Any
 
 from kubernetes_asyncio import client
 
-from taskengine import metrics
+from taskengine import metrics, timestamps
 from taskengine.api import eventtrigger
 from taskengine.engine.groups import GroupOccurrence
 from taskengine.engine.occurrence import Occurrence
@@ -22,7 +21,6 @@ from taskengine.reconcile.catalog import Key
 from taskengine.triggers import matching, watches
 
 logger = logging.getLogger("taskengine.events")
-UTC = datetime.timezone.utc
 VERSION_PUBLISH_SECONDS = 2.0
 
 
@@ -194,6 +192,6 @@ class EventTriggers:
         count = self._counts.get(trigger.key, 0) + 1
         self._counts[trigger.key] = count
         self._writer.set("eventtriggers", trigger.key.namespace, trigger.key.name, {
-            "triggerCount": count, "lastTriggered": datetime.datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "triggerCount": count, "lastTriggered": timestamps.rfc3339(timestamps.now()),
         })
         return names

@@ -21,10 +21,10 @@ import itertools
 import logging
 from collections.abc import Awaitable, Callable
 
+from taskengine import timestamps
 from taskengine import recurrence
 
 logger = logging.getLogger("taskengine.scheduler")
-UTC = datetime.timezone.utc
 MAX_SLEEP_SECONDS = 60.0
 MISSED_SCAN_LIMIT = 100_000
 
@@ -49,17 +49,13 @@ class Armed:
     version: int
 
 
-def now() -> datetime.datetime:
-    return datetime.datetime.now(UTC)
-
-
 class Scheduler:
     def __init__(
         self,
         *,
         fire: Callable[[Firing], Awaitable[None]],
         on_armed: Callable[[tuple[str, str], list[datetime.datetime]], None] = lambda key, upcoming: None,
-        clock: Callable[[], datetime.datetime] = now,
+        clock: Callable[[], datetime.datetime] = timestamps.now,
     ) -> None:
         self._fire = fire
         self._on_armed = on_armed

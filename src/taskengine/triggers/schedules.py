@@ -7,7 +7,7 @@ import datetime
 import logging
 from collections.abc import Awaitable, Callable
 
-from taskengine import recurrence
+from taskengine import recurrence, timestamps
 from taskengine.engine.groups import GroupOccurrence
 from taskengine.engine.occurrence import Occurrence
 from taskengine.kube import status as status_
@@ -16,16 +16,7 @@ from taskengine.reconcile.catalog import Key
 from taskengine.triggers import scheduler as scheduler_
 
 logger = logging.getLogger("taskengine.scheduler")
-UTC = datetime.timezone.utc
 FIRING_CONCURRENCY = 32
-
-
-def iso(instant: datetime.datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse(text: str) -> datetime.datetime:
-    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 class ScheduleTriggers:
@@ -36,7 +27,7 @@ class ScheduleTriggers:
         submit: Callable[[Occurrence], Awaitable[str | None]],
         writer: status_.StatusWriter,
         submit_group: Callable[[GroupOccurrence], Awaitable[str | None]],
-        clock: Callable[[], datetime.datetime] = scheduler_.now,
+        clock: Callable[[], datetime.datetime] = timestamps.now,
     ) -> None:
         self._catalog = catalog
         self._submit = submit
@@ -75,10 +66,10 @@ class ScheduleTriggers:
         if calendar_name:
             calendar = self._catalog.get(Key("Calendar", namespace, calendar_name))
             workdays = recurrence.workdays(calendar.model) if calendar and calendar.model else None
-        created = parse(entry.created) if entry.created else self._clock()
+        created = timestamps.parse(entry.created) if entry.created else self._clock()
         plan = recurrence.Plan.build(spec, created=created, workdays=workdays, zone=zone)
         last = entry.status.get("lastFireTime")
-        self.scheduler.arm(namespace, name, plan, last_fired=parse(last) if last else None, created=created,
+        self.scheduler.arm(namespace, name, plan, last_fired=timestamps.parse(last) if last else None, created=created,
                            deadline_seconds=spec.starting_deadline_seconds)
 
     def removed(self, key: Key) -> None:
@@ -92,8 +83,8 @@ class ScheduleTriggers:
         namespace, name = key
         armed = self.scheduler.is_armed(namespace, name)
         self._writer.set("schedules", namespace, name, {
-            "nextFireTime": iso(upcoming[0]) if upcoming else None,
-            "upcoming": [iso(instant) for instant in upcoming],
+            "nextFireTime": timestamps.rfc3339(upcoming[0]) if upcoming else None,
+            "upcoming": [timestamps.rfc3339(instant) for instant in upcoming],
             "done": armed and not upcoming,
         })
         for task in self._tasks_of(namespace, name):
@@ -105,7 +96,7 @@ class ScheduleTriggers:
             for trigger in task.model.triggers if trigger.schedule
         ]
         times = [t for t in times if t is not None]
-        self._writer.set("tasks", task.key.namespace, task.key.name, {"nextRunTime": iso(min(times)) if times else None})
+        self._writer.set("tasks", task.key.namespace, task.key.name, {"nextRunTime": timestamps.rfc3339(min(times)) if times else None})
 
     def _tasks_of(self, namespace: str, schedule: str) -> list[catalog_.Entry]:
         keys = self._catalog.referrers(Key("Schedule", namespace, schedule))
@@ -122,15 +113,15 @@ class ScheduleTriggers:
             async with limit:
                 await self._submit(Occurrence(
                     namespace=firing.namespace, task=task.key.name, task_uid=task.uid,
-                    trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
-                    scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
+                    trigger_type="Schedule", trigger_name=firing.schedule, cause=timestamps.rfc3339(firing.instant),
+                    scheduled_time=timestamps.rfc3339(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
                 ))
 
         async def submit_group(group: catalog_.Entry) -> None:
             await self._submit_group(GroupOccurrence(
                 namespace=firing.namespace, group=group.key.name, group_uid=group.uid,
-                trigger_type="Schedule", trigger_name=firing.schedule, cause=iso(firing.instant),
-                scheduled_time=iso(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
+                trigger_type="Schedule", trigger_name=firing.schedule, cause=timestamps.rfc3339(firing.instant),
+                scheduled_time=timestamps.rfc3339(firing.instant), missed=firing.missed, skip=skip, time_zone=zone,
             ))
 
         tasks = [task for task in self._tasks_of(firing.namespace, firing.schedule) if self._catalog.task_active(task)]  # paused: ignored
@@ -138,5 +129,5 @@ class ScheduleTriggers:
         results = await asyncio.gather(*(submit(task) for task in tasks), *(submit_group(group) for group in groups), return_exceptions=True)
         for entry, result in zip(tasks + groups, results):
             if isinstance(result, Exception):
-                logger.error("%s %s/%s: the run for %s could not start: %s", entry.key.kind, firing.namespace, entry.key.name, iso(firing.instant), result)
-        self._writer.set("schedules", firing.namespace, firing.schedule, {"lastFireTime": iso(firing.instant)})
+                logger.error("%s %s/%s: the run for %s could not start: %s", entry.key.kind, firing.namespace, entry.key.name, timestamps.rfc3339(firing.instant), result)
+        self._writer.set("schedules", firing.namespace, firing.schedule, {"lastFireTime": timestamps.rfc3339(firing.instant)})
