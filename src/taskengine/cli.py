@@ -159,10 +159,14 @@ def _follow_group(objects, namespace: str, group: str, run: str, *, timeout: flo
     while time.monotonic() < deadline:
         body = objects.get_namespaced_custom_object("taskengine.io", "v1alpha1", namespace, "taskgroups", group)
         status = body.get("status") or {}
-        members = [node["name"] for node in (status.get("graph") or {}).get("nodes", [])]
         logs = objects.list_namespaced_custom_object(
             "taskengine.io", "v1alpha1", namespace, "tasklogs", label_selector=f"{records.GROUP_RUN_LABEL}={run}"
         )["items"]
+        ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        if ready.get("status") == "False" and not logs:  # the operator does not run an invalid group
+            print(f"taskengine: TaskGroup {namespace}/{group} cannot run: {ready.get('reason')}: {ready.get('message')}", file=sys.stderr)
+            return 1
+        members = [node["name"] for node in (status.get("graph") or {}).get("nodes", [])]
         phases = {log["spec"]["task"]: (log.get("status") or {}).get("phase") or "Triggered" for log in logs}
 
         def when(log: dict) -> str:  # changes seen in one poll are shown in the order they happened

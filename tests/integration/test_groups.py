@@ -209,3 +209,35 @@ def test_schedules_without_a_zone_follow_their_groups(cluster: support.Cluster, 
 
     support.wait_for(lambda: first_fire_time() == next_half_past_nine("Europe/Berlin"), "09:30 in Berlin", last=first_fire_time)
     cluster.patch_spec("Schedule", namespace, "often", {"suspend": True})
+
+
+def test_replace_ends_the_running_group_run_and_starts_afresh(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    receiver.reply(Reply(delay=20))  # the first call of "slow" hangs; later calls answer at once
+    cluster.create("TaskGroup", namespace, "deploy", {"concurrencyPolicy": "Replace"})
+    member(cluster, namespace, receiver, "slow", "deploy")
+    member(cluster, namespace, receiver, "after", "deploy", "slow", runIf="Always")
+    ready(cluster, namespace, "deploy", "slow", "after")
+    first = support.run_cli(cluster, "run", "deploy", "--group", "-n", namespace).stdout.split()[2]
+    support.wait_for(lambda: receiver.requests, "the first run to be under way")
+
+    second = support.run_cli(cluster, "run", "deploy", "--group", "-n", namespace, "--wait", "--timeout", "30")
+
+    assert second.returncode == 0, second.stdout + second.stderr
+    replaced = runs(cluster, namespace, first)
+    assert replaced["slow"]["status"]["phase"] == "Terminated" and replaced["slow"]["status"]["reason"] == "Replaced"
+    assert replaced["after"]["status"]["phase"] == "Skipped" and replaced["after"]["status"]["reason"] == "Replaced"
+    last = last_run(cluster, namespace, "deploy")
+    assert last["run"] != first and last["tasks"] == {"slow": "Succeeded", "after": "Succeeded"}
+
+
+def test_running_an_invalid_group_says_why_at_once(cluster: support.Cluster, namespace: str, receiver: Receiver) -> None:
+    cluster.create("TaskGroup", namespace, "loop", {})
+    member(cluster, namespace, receiver, "a", "loop", "b")
+    member(cluster, namespace, receiver, "b", "loop", "a")
+    cluster.wait_condition("TaskGroup", namespace, "loop", "False")
+
+    result = support.run_cli(cluster, "run", "loop", "--group", "-n", namespace, "--wait", "--timeout", "30")
+
+    assert result.returncode == 1
+    assert "cannot run: DependencyCycle" in result.stderr
+    assert receiver.requests == []

@@ -134,6 +134,10 @@ class Engine:
         run.add_done_callback(lambda _: self._forget(occurrence.namespace, occurrence.task, name))
         return name
 
+    def recorded(self, namespace: str, tasklog: str) -> bool:
+        """Has this TaskLog been created (seen by this process)? Then its occurrence has run, or runs."""
+        return (namespace, tasklog) in self._known
+
     def outcome_of(self, namespace: str, task: str, run: str) -> asyncio.Future[str]:
         """The final phase of a run this process just started; cancelling the future leaves the run alone.
 
@@ -218,15 +222,19 @@ class Engine:
         namespace, name = occurrence.namespace, occurrence.tasklog_name
         started, clock = timestamps.now(), time.monotonic()
         spec = _parse(task_body)
-        skip = await self._skip_reason(occurrence, spec, name)
-        if skip:
-            return await self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None)
-        if isinstance(spec, str):
-            return await self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None)
-        await self._records.set_status(namespace, name, {"phase": "Started", "startTime": timestamps.rfc3339(started, ms=True), "attempts": 0})
-        await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": timestamps.rfc3339(started, ms=True)})
-        self._on_task_changed(namespace, occurrence.task)
-        await self._records.event(task_body, reason="Started", message=f"run {name} started ({occurrence.trigger_type})")
+        try:  # stopped before its action began, the run still ends with a phase
+            skip = await self._skip_reason(occurrence, spec, name)
+            if skip:
+                return await asyncio.shield(self._finish(task_body, name, started, clock, Outcome("Skipped", *skip), spec=None))
+            if isinstance(spec, str):
+                return await asyncio.shield(self._finish(task_body, name, started, clock, Outcome("Failed", "InvalidSpec", spec), spec=None))
+            await self._records.set_status(namespace, name, {"phase": "Started", "startTime": timestamps.rfc3339(started, ms=True), "attempts": 0})
+            await self._records.set_last_run(namespace, occurrence.task, {"taskLog": name, "phase": "Running", "startTime": timestamps.rfc3339(started, ms=True)})
+            self._on_task_changed(namespace, occurrence.task)
+            await self._records.event(task_body, reason="Started", message=f"run {name} started ({occurrence.trigger_type})")
+        except asyncio.CancelledError:
+            phase, reason = self._stopping.pop(name, ("Failed", "OperatorStopped"))
+            return await asyncio.shield(self._finish(task_body, name, started, clock, Outcome(phase, reason, _stop_message(reason)), spec=None))
 
         ctx = base.RunContext(
             task=spec, task_body=task_body, namespace=namespace, run_name=name, run_uid=tasklog["metadata"]["uid"],

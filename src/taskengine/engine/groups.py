@@ -125,6 +125,7 @@ class GroupRuns:
         self._on_group_changed = on_group_changed
         self._active: dict[tuple[str, str], dict[str, asyncio.Task]] = {}
         self._members: dict[str, dict[str, str]] = {}  # group run -> {task: its TaskLog}, while running
+        self._replaced: set[str] = set()  # group runs being ended by a newer one (concurrencyPolicy: Replace)
 
     def is_running(self, namespace: str, group: str) -> bool:
         return bool(self._active.get((namespace, group)))
@@ -162,12 +163,17 @@ class GroupRuns:
             why = "it has no valid member task" if not members else f"its tasks form a cycle ({' -> '.join(cycle)})"
             logger.warning("TaskGroup %s/%s: not run for %s: %s", namespace, group, occurrence.trigger_type, why)
             return None
-        skip = occurrence.skip
         running = self._active.get((namespace, group), {})
+        order = sorted(members, key=lambda task: (bool(graph[task]), task))
+        first = occurrence.member(members[order[0]], dependent=False, skip=None)
+        if occurrence.run_name in running or self._engine.recorded(namespace, first.tasklog_name):
+            return None  # this very group run is under way or done (a redelivered event, a repeated request)
+        skip = occurrence.skip
         if skip is None and running and found.spec.concurrency_policy == "Forbid":
             skip = "ConcurrencyForbid", f"group run {next(iter(running))} is still running (concurrencyPolicy: Forbid)"
         elif skip is None and running and found.spec.concurrency_policy == "Replace":
             for other in list(running):
+                self._replaced.add(other)
                 for task, tasklog in self._members.get(other, {}).items():
                     self._engine.stop(namespace, task, tasklog, "Terminated", "Replaced")
             await asyncio.gather(*running.values(), return_exceptions=True)
@@ -184,6 +190,7 @@ class GroupRuns:
         runs = self._active.get((namespace, group), {})
         runs.pop(run, None)
         self._members.pop(run, None)
+        self._replaced.discard(run)
         if not runs:
             self._active.pop((namespace, group), None)
         self._on_group_changed(namespace, group)
@@ -213,6 +220,8 @@ class GroupRuns:
                     continue
                 pending.discard(task)
                 reason = skip
+                if reason is None and name in self._replaced:
+                    reason = "Replaced", "a newer run of the group replaced this one (concurrencyPolicy: Replace)"
                 if reason is None and failed_fast:
                     reason = "FailFast", "another task of the group run failed (failFast: true)"
                 if reason is None:
@@ -252,7 +261,10 @@ class GroupRuns:
             return "Failed"
         if started is None:
             return "Skipped"  # recorded before: the member ran already (a replica overlapped)
-        return await self._engine.outcome_of(occurrence.namespace, task.name, member.tasklog_name)
+        outcome_ = self._engine.outcome_of(occurrence.namespace, task.name, member.tasklog_name)
+        if skip is None and occurrence.run_name in self._replaced:  # replaced while this member was being started
+            self._engine.stop(occurrence.namespace, task.name, member.tasklog_name, "Terminated", "Replaced")
+        return await outcome_
 
     async def _set_last_run(self, namespace: str, group: str, last_run: dict[str, Any]) -> None:
         try:
