@@ -18,6 +18,7 @@ from taskengine.api import common, kinds
 from taskengine.engine import engine as engine_
 from taskengine.engine import groups as groups_
 from taskengine.engine import records
+from taskengine.http import api as rest
 from taskengine.http import hooks
 from taskengine.kube import client as client_
 from taskengine.kube import discovery, objects, status
@@ -82,6 +83,7 @@ def register(registry: kopf.OperatorRegistry, config: Settings) -> None:
         memo.http = None
         if config.http_port:
             app = hooks.application(catalog=reconciler.catalog, api=clients.operator, fire=events.fire_webhook)
+            rest.add_routes(app, catalog=reconciler.catalog, api=clients.operator, submit=engine.submit, submit_group=groups.submit)
             memo.http = await hooks.serve(app, port=config.http_port)
         memo.workers = [
             asyncio.create_task(reconciler.run(), name="taskengine-reconciler"),

@@ -14,6 +14,7 @@ import pathlib
 import subprocess
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import yaml
 
@@ -116,6 +117,11 @@ def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Clus
         assert json.loads(receiver.requests[0].body) == {"cm": "feature-flags"}
         assert receiver.requests[0].headers["authorization"] == "Bearer s3cret"  # the Secret was readable
         assert cluster.get("EventTrigger", namespace, "new-config")["status"]["triggerCount"] == 1
+
+        cluster.grant(namespace, "ci", [{"apiGroups": ["taskengine.io"], "resources": ["tasks"], "verbs": ["patch"]}])
+        ci = cluster.core.create_namespaced_service_account_token("ci", namespace, {"spec": {"expirationSeconds": 600}}).status.token
+        started = httpx.post(f"{own.url}/api/v1/namespaces/{namespace}/tasks/announce/runs", json={}, headers={"Authorization": f"Bearer {ci}"})
+        assert started.status_code == 202, started.text  # the REST API may review tokens and access
     finally:
         own.stop()
     log = own.text()

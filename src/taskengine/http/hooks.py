@@ -92,5 +92,5 @@ async def serve(app: web.Application, *, port: int) -> web.AppRunner:
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, "0.0.0.0", port).start()
-    logger.info("serving incoming webhooks on port %d", port)
+    logger.info("serving incoming webhooks, the REST API and /metrics on port %d", port)
     return runner
