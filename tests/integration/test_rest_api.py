@@ -8,7 +8,7 @@ import pytest
 from tests import support
 from tests.receivers import Receiver
 
-RUNNER = [{"apiGroups": ["taskengine.io"], "resources": ["tasks", "taskgroups"], "verbs": ["get", "patch"]},
+RUNNER = [{"apiGroups": ["taskengine.io"], "resources": ["tasks", "taskgroups"], "verbs": ["get", "list", "patch"]},
           {"apiGroups": ["taskengine.io"], "resources": ["tasklogs"], "verbs": ["list"]}]
 
 
@@ -70,3 +70,35 @@ def test_a_group_runs_over_the_api_and_unknown_names_are_404(cluster: support.Cl
                      "the group run to succeed")
     assert cluster.get("TaskGroup", namespace, "release")["status"]["lastRun"]["run"] == run
     assert len(receiver.requests) == 2
+
+
+def test_the_dashboard_shows_a_namespace_to_whoever_may_list_its_tasks(cluster: support.Cluster, namespace: str, operator, receiver: Receiver) -> None:
+    cluster.create("Webhook", namespace, "notify", {"url": receiver.url, "retries": 0})
+    cluster.create("Schedule", namespace, "nightly", {"cron": "0 2 * * *"})
+    cluster.create("TaskGroup", namespace, "release", {"triggers": [{"schedule": "nightly"}]})
+    cluster.create("Task", namespace, "build", {"group": "release", "action": {"webhook": {"webhookRef": "notify"}}})
+    cluster.create("Task", namespace, "ship", {"group": "release", "dependsOn": ["build"], "action": {"webhook": {"webhookRef": "notify"}}})
+    cluster.create("Task", namespace, "broken", {"action": {"webhook": {"webhookRef": "missing"}}})
+    cluster.wait_condition("TaskGroup", namespace, "release", "True")
+    cluster.wait_condition("Task", namespace, "broken", "False")
+    cluster.grant(namespace, "ci", RUNNER)
+    cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": "nobody"}})
+    result = support.run_cli(cluster, "run", "release", "--group", "-n", namespace, "--wait", "--timeout", "30")
+    assert result.returncode == 0, result.stdout + result.stderr
+    url = f"{operator.url}/api/v1/namespaces/{namespace}/overview"
+
+    page = httpx.get(f"{operator.url}/dashboard")
+    refused = httpx.get(url, headers={"Authorization": f"Bearer {token(cluster, namespace, 'nobody')}"})
+    shown = support.wait_for(lambda: (body := httpx.get(url, headers={"Authorization": f"Bearer {token(cluster, namespace, 'ci')}"}).json())
+                             ["groups"][0].get("lastRun", {}) and body, "the group run in the overview")
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html") and "/overview" in page.text
+    assert refused.status_code == 403
+    tasks = {task["name"]: task for task in shown["tasks"]}
+    assert sorted(tasks) == ["broken", "build", "ship"]
+    assert tasks["broken"]["ready"]["status"] == "False" and tasks["broken"]["ready"]["reason"] == "ReferenceNotFound"
+    assert tasks["ship"]["group"] == "release" and tasks["ship"]["lastRun"]["phase"] == "Succeeded"
+    [group] = shown["groups"]
+    assert group["graph"]["edges"] == [{"from": "build", "to": "ship"}]
+    assert group["lastRun"]["tasks"] == {"build": "Succeeded", "ship": "Succeeded"}
+    assert shown["schedules"][0]["name"] == "nightly" and shown["schedules"][0]["nextFireTime"]

@@ -8,6 +8,8 @@ the API server checks (TokenReview); what they may do is what RBAC lets them do
     POST /api/v1/namespaces/{namespace}/tasks/{name}/runs        {"params": {...}}  -> 202
     POST /api/v1/namespaces/{namespace}/taskgroups/{name}/runs   {"params": {...}}  -> 202
     GET  /api/v1/namespaces/{namespace}/tasks/{name}/runs                           -> 200
+    GET  /api/v1/namespaces/{namespace}/overview     (tasks, groups and their graphs, triggers) -> 200
+    GET  /dashboard                                  (a page on top of these; it asks for the token)
 
 An `Idempotency-Key` header makes a retried POST start the run only once.
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import pathlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +38,7 @@ from taskengine.reconcile.catalog import Key
 logger = logging.getLogger("taskengine.http")
 PREFIX = "/api/v1/namespaces/{namespace}"
 PLURALS = {"tasks": "Task", "taskgroups": "TaskGroup"}
+DASHBOARD = pathlib.Path(__file__).with_name("dashboard.html")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,8 +138,48 @@ def add_routes(
         runs.sort(key=lambda run: run["created"], reverse=True)
         return web.json_response({"task": name, "runs": runs})
 
+    async def overview(request: web.Request) -> web.Response:
+        namespace = request.match_info["namespace"]
+        caller = await guard(request, "list", "tasks", None)
+        if isinstance(caller, web.Response):
+            return caller
+        return web.json_response(_overview(catalog, namespace))
+
+    async def dashboard(request: web.Request) -> web.Response:
+        return web.Response(text=DASHBOARD.read_text(), content_type="text/html")
+
     app.router.add_post(PREFIX + "/{plural:tasks|taskgroups}/{name}/runs", start_run)
     app.router.add_get(PREFIX + "/tasks/{name}/runs", list_runs)
+    app.router.add_get(PREFIX + "/overview", overview)
+    app.router.add_get("/dashboard", dashboard)
+
+
+def _overview(catalog: catalog_.Catalog, namespace: str) -> dict[str, Any]:
+    """What the dashboard shows of a namespace, from the operator's catalog (spec and status as last seen)."""
+
+    def ready(entry: catalog_.Entry) -> dict[str, Any]:
+        condition = next((c for c in entry.status.get("conditions") or [] if c.get("type") == "Ready"), {})
+        return {"status": condition.get("status", "Unknown"), "reason": condition.get("reason"), "message": condition.get("message")}
+
+    def of(kind: str) -> list[catalog_.Entry]:
+        return sorted((e for e in catalog.entries(kind) if e.key.namespace == namespace), key=lambda e: e.key.name)
+
+    return {
+        "namespace": namespace,
+        "tasks": [{
+            "name": e.key.name, "phase": e.status.get("phase"), "ready": ready(e), "group": e.spec.get("group"),
+            "action": next(iter(e.spec.get("action") or {}), None), "lastRun": e.status.get("lastRun"),
+            "nextRunTime": e.status.get("nextRunTime"),
+        } for e in of("Task")],
+        "groups": [{
+            "name": e.key.name, "phase": e.status.get("phase"), "ready": ready(e), "lastRun": e.status.get("lastRun"),
+            "graph": e.status.get("graph") or {"nodes": [], "edges": []},
+        } for e in of("TaskGroup")],
+        "schedules": [{"name": e.key.name, "ready": ready(e), "nextFireTime": e.status.get("nextFireTime")} for e in of("Schedule")],
+        "eventTriggers": [{
+            "name": e.key.name, "ready": ready(e), "triggerCount": e.status.get("triggerCount", 0), "lastTriggered": e.status.get("lastTriggered"),
+        } for e in of("EventTrigger")],
+    }
 
 
 def _summary(item: dict[str, Any]) -> dict[str, Any]:
