@@ -15,6 +15,7 @@ import subprocess
 from collections.abc import Iterator
 
 import httpx
+import kubernetes
 import pytest
 import yaml
 
@@ -45,7 +46,7 @@ def test_chart_lints_and_carries_the_generated_crds(cluster: support.Cluster) ->
     generated = {path.name.removesuffix(".yaml"): yaml.safe_load(path.read_text()) for path in (REPO / "crds").glob("*.yaml")}
     assert crds == generated
     assert sorted(doc["kind"] for doc in documents if doc["kind"] != "CustomResourceDefinition") == [
-        "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount",
+        "ClusterRole", "ClusterRole", "ClusterRole", "ClusterRoleBinding", "Deployment", "Role", "RoleBinding", "Service", "ServiceAccount",
     ]
     [deployment] = [doc for doc in documents if doc["kind"] == "Deployment"]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
@@ -134,6 +135,26 @@ def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Clus
 
     assert can("get", "secrets") and can("create", "tasklogs.taskengine.io") and can("impersonate", "serviceaccounts")
     assert not can("patch", "deployments") and not can("create", "secrets") and not can("create", "pods")  # its own rights change no workload
+
+
+def test_the_built_in_edit_and_view_roles_cover_taskengine(cluster: support.Cluster, release: tuple[str, str]) -> None:
+    namespace, _ = release
+    cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": "developer"}})
+    cluster.core.create_namespaced_service_account(namespace, {"metadata": {"name": "auditor"}})
+    rbac = kubernetes.client.RbacAuthorizationV1Api(cluster.api)
+    for account, role in (("developer", "edit"), ("auditor", "view")):
+        rbac.create_namespaced_role_binding(namespace, {
+            "metadata": {"name": account}, "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": account, "namespace": namespace}],
+        })
+
+    def can(account: str, verb: str, resource: str) -> bool:
+        answer = kubectl(cluster, "auth", "can-i", verb, resource, "-n", namespace, f"--as=system:serviceaccount:{namespace}:{account}")
+        return answer.stdout.strip() == "yes"
+
+    support.wait_for(lambda: can("developer", "patch", "tasks.taskengine.io"), "the edit role to be aggregated")
+    assert can("developer", "create", "taskgroups.taskengine.io") and can("developer", "list", "tasklogs.taskengine.io")
+    assert can("auditor", "list", "tasks.taskengine.io") and not can("auditor", "patch", "tasks.taskengine.io")
 
 
 def test_helm_uninstall_leaves_no_cluster_wide_grant_behind(cluster: support.Cluster, release: tuple[str, str]) -> None:
