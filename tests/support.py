@@ -66,6 +66,10 @@ class Cluster:
             raise
         return True
 
+    def exists_service_account(self, namespace: str, name: str) -> bool:
+        """Pods can be created only once the namespace's ServiceAccount exists (the controller makes `default`)."""
+        return any(account.metadata.name == name for account in self.core.list_namespaced_service_account(namespace).items)
+
     def patch_spec(self, kind: str, namespace: str, name: str, spec: dict[str, Any]) -> None:
         self.objects.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURALS[kind], name, {"spec": spec})
 

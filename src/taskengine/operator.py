@@ -38,13 +38,15 @@ async def _main(settings: Settings) -> None:
         return
 
     api = (await client_.connect()).operator
-    leadership = lease_.Leadership(api, name=settings.lease_name, namespace=settings.lease_namespace or lease_.default_namespace(),
-                                   duration_seconds=settings.lease_duration_seconds)
+    namespace = settings.lease_namespace or lease_.default_namespace()
+    pod = (settings.pod_namespace or namespace, settings.pod_name) if settings.pod_name else None
+    leadership = lease_.Leadership(api, name=settings.lease_name, namespace=namespace,
+                                   duration_seconds=settings.lease_duration_seconds, pod=pod)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    leadership.start()
+    await leadership.start()
     standby = await _standby(settings)
     logger.info("standing by: waiting for Lease %s/%s (as %s)", leadership.namespace, leadership.name, leadership.identity)
     stopped = asyncio.create_task(stopping.wait())

@@ -29,3 +29,8 @@ class Settings(BaseSettings):
     """Namespace of the Lease; default: the pod's own, or `default` outside a cluster."""
     lease_duration_seconds: int = Field(default=15, ge=2)
     """How long a Lease holds without renewal: the longest failover after a crash."""
+    pod_name: str | None = None
+    """This replica's pod (from the downward API): with leader election, it is labelled
+    taskengine.io/leader=true while leading, so a Service can select the leader only."""
+    pod_namespace: str | None = None
+    """The pod's namespace; default: the Lease's."""

@@ -92,8 +92,13 @@ def release(cluster: support.Cluster) -> Iterator[tuple[str, str]]:
 def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Cluster, release: tuple[str, str], tmp_path: pathlib.Path, receiver: Receiver) -> None:
     namespace, name = release
     account = f"{name}-taskengine"
+    support.wait_for(lambda: cluster.exists_service_account(namespace, "default"), "the namespace's default ServiceAccount")
+    cluster.core.create_namespaced_pod(namespace, {  # stands for the operator's pod (no kubelet runs here)
+        "metadata": {"name": "operator-pod"}, "spec": {"containers": [{"name": "operator", "image": "taskengine:0.1.0"}]},
+    })
     as_deployed = {  # what the chart's Deployment sets
         "TASKENGINE_LEADER_ELECTION": "true", "TASKENGINE_LEASE_NAME": account, "TASKENGINE_LEASE_NAMESPACE": namespace,
+        "TASKENGINE_POD_NAME": "operator-pod", "TASKENGINE_POD_NAMESPACE": namespace,
     }
     own = Operator(cluster.kubeconfig_as(namespace, account, tmp_path / "operator.kubeconfig"), tmp_path / "operator.log",
                    [f"{namespace}*"], env=as_deployed)
@@ -113,6 +118,7 @@ def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Clus
         cluster.core.create_namespaced_config_map(namespace, {"metadata": {"name": "feature-flags", "labels": {"watch": "me"}}})
 
         assert ran.returncode == 0, ran.stdout + ran.stderr
+        assert cluster.core.read_namespaced_pod("operator-pod", namespace).metadata.labels["taskengine.io/leader"] == "true"
         assert cluster.replicas(namespace, "web") == 0  # as the Task's ServiceAccount, through impersonation
         support.wait_for(lambda: receiver.requests, "the event's webhook")
         assert json.loads(receiver.requests[0].body) == {"cm": "feature-flags"}
@@ -126,7 +132,7 @@ def test_the_operator_needs_nothing_beyond_the_charts_rbac(cluster: support.Clus
     finally:
         own.stop()
     log = own.text()
-    assert f"leading: holding Lease {namespace}/{account}" in log
+    assert f"leading: holding Lease {namespace}/{account}" in log and "could not label pod" not in log
     assert "Forbidden" not in log and "Traceback" not in log, log[-4000:]  # an API refusal says Forbidden
 
     def can(verb: str, resource: str) -> bool:

@@ -24,8 +24,8 @@ def replicas(cluster: support.Cluster, tmp_path: pathlib.Path, request: pytest.F
     marker = request.node.get_closest_marker("operator_env")
     env = {"TASKENGINE_LEADER_ELECTION": "true", "TASKENGINE_LEASE_NAMESPACE": namespace, "TASKENGINE_LEASE_DURATION_SECONDS": "4",
            **(marker.kwargs if marker else {})}
-    first = Operator(cluster.kubeconfig, tmp_path / "first.log", [namespace], env=env)
-    second = Operator(cluster.kubeconfig, tmp_path / "second.log", [namespace], env=env)
+    first = Operator(cluster.kubeconfig, tmp_path / "first.log", [namespace], env=dict(env))
+    second = Operator(cluster.kubeconfig, tmp_path / "second.log", [namespace], env=dict(env))
     yield namespace, first, second
     for replica in (first, second):
         replica.stop()
@@ -76,3 +76,29 @@ def test_a_leader_that_stops_cleanly_hands_over_at_once(cluster: support.Cluster
     assert "released Lease" in first.text()
     lease = kubernetes.client.CoordinationV1Api(cluster.api).read_namespaced_lease("taskengine", namespace)
     assert lease.spec.holder_identity == identity(second)
+
+
+@pytest.mark.operator_env(TASKENGINE_POD_NAME="")  # set per replica below
+def test_the_leaders_pod_is_labelled_so_a_service_selects_it_alone(cluster: support.Cluster, replicas) -> None:
+    namespace, first, second = replicas
+    support.wait_for(lambda: cluster.exists_service_account(namespace, "default"), "the namespace's default ServiceAccount")
+    for replica, pod in ((first, "taskengine-a"), (second, "taskengine-b")):
+        cluster.core.create_namespaced_pod(namespace, {  # no kubelet here: the pod objects stand for the replicas
+            "metadata": {"name": pod, "labels": {"app": "taskengine"}},
+            "spec": {"containers": [{"name": "operator", "image": "registry.example/taskengine:1"}]},
+        })
+        replica.env["TASKENGINE_POD_NAME"] = pod
+
+    def leader_label(pod: str) -> str | None:
+        return (cluster.core.read_namespaced_pod(pod, namespace).metadata.labels or {}).get("taskengine.io/leader")
+
+    first.start()
+    second.start(until="standing by")
+    support.wait_for(lambda: leader_label("taskengine-b") == "false", "the standby's pod to say so")
+    assert leader_label("taskengine-a") == "true"
+
+    first.kill()
+    support.wait_for(lambda: leader_label("taskengine-b") == "true", "the new leader's pod to be labelled", timeout=30)
+    first.start(until="standing by")  # the dead leader's container restarts: its pod stops attracting traffic
+
+    support.wait_for(lambda: leader_label("taskengine-a") == "false", "the restarted replica's pod to be unlabelled")

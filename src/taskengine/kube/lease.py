@@ -21,6 +21,7 @@ from kubernetes_asyncio.leaderelection.resourcelock import leaselock
 
 logger = logging.getLogger("taskengine.lease")
 IN_CLUSTER_NAMESPACE = pathlib.Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+LEADER_LABEL = "taskengine.io/leader"
 
 
 def default_namespace() -> str:
@@ -45,9 +46,12 @@ class _OneLine(logging.Filter):
 
 
 class Leadership:
-    def __init__(self, api: client.ApiClient, *, name: str, namespace: str, duration_seconds: int) -> None:
+    def __init__(self, api: client.ApiClient, *, name: str, namespace: str, duration_seconds: int,
+                 pod: tuple[str, str] | None = None) -> None:
+        """`pod`: (namespace, name) of this replica's pod, labelled taskengine.io/leader=true|false as it leads or not."""
         self.identity = f"{socket.gethostname()}-{uuid.uuid4().hex[:6]}"
         self.name, self.namespace = name, namespace
+        self._pod = pod
         self.leading = asyncio.Event()
         self.lost = asyncio.Event()
         self._api = api
@@ -62,8 +66,19 @@ class Leadership:
         logging.getLogger(leaderelection.__name__).addFilter(_OneLine())
         logging.getLogger(leaselock.__name__).addFilter(_OneLine())
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        await self._label(leading=False)  # a restarted leader's pod must not keep attracting traffic
         self._task = asyncio.create_task(self._election.run(), name="leader election")
+
+    async def _label(self, *, leading: bool) -> None:
+        if self._pod is None:
+            return
+        namespace, name = self._pod
+        patch = {"metadata": {"labels": {LEADER_LABEL: "true" if leading else "false"}}}
+        try:
+            await client.CoreV1Api(self._api).patch_namespaced_pod(name, namespace, patch)
+        except (client.ApiException, OSError) as error:
+            logger.warning("could not label pod %s/%s %s=%s: %s", namespace, name, LEADER_LABEL, leading, error)
 
     async def wait_until_leading(self) -> bool:
         """True once this process holds the Lease; False if the election ended first."""
@@ -75,6 +90,7 @@ class Leadership:
 
     async def _started(self) -> None:
         logger.info("leading: holding Lease %s/%s as %s", self.namespace, self.name, self.identity)
+        await self._label(leading=True)
         self.leading.set()
         await asyncio.Event().wait()  # the library cancels this when the Lease is lost
 
@@ -82,6 +98,7 @@ class Leadership:
         logger.error("lost Lease %s/%s: stopping, another replica takes over", self.namespace, self.name)
         self.leading.clear()
         self.lost.set()
+        await self._label(leading=False)
 
     async def release(self) -> None:
         """Stops campaigning; if holding the Lease, frees it so that a standby takes over at once."""
@@ -90,6 +107,7 @@ class Leadership:
             await asyncio.gather(self._task, return_exceptions=True)
         if not self.leading.is_set():
             return
+        await self._label(leading=False)
         leases = client.CoordinationV1Api(self._api)
         try:
             lease = await leases.read_namespaced_lease(self.name, self.namespace)
