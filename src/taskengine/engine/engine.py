@@ -67,6 +67,7 @@ class Engine:
         self._active: dict[tuple[str, str], dict[str, asyncio.Task]] = {}
         self._stopping: dict[str, tuple[str, str]] = {}  # run -> (phase, reason) it is being stopped for
         self._known: set[tuple[str, str]] = set()  # TaskLogs seen: no need to try creating them again
+        self._logs_of: dict[tuple[str, str], set[str]] = {}  # (namespace, task) -> its TaskLogs seen, to skip needless pruning
 
     # -- what the operator feeds in --------------------------------------------------------
 
@@ -100,10 +101,13 @@ class Engine:
     def observe_tasklog(self, event_type: str | None, body: dict[str, Any]) -> None:
         metadata = body["metadata"]
         key = (metadata["namespace"], metadata["name"])
+        task = (metadata["namespace"], body.get("spec", {}).get("task", ""))
         if event_type == "DELETED":
             self._known.discard(key)
+            self._logs_of.get(task, set()).discard(metadata["name"])
             return
         self._known.add(key)
+        self._logs_of.setdefault(task, set()).add(metadata["name"])
         if (metadata.get("annotations") or {}).get(TERMINATE_REQUESTED):
             self.stop(metadata["namespace"], body.get("spec", {}).get("task", ""), metadata["name"], "Terminated", "TerminateRequested")
 
@@ -127,6 +131,7 @@ class Engine:
         params = {**(spec.params if spec else {}), **occurrence.params}
         created = await self._records.create_tasklog(occurrence, group=spec.group if spec else None, params=params)
         self._known.add((occurrence.namespace, name))
+        self._logs_of.setdefault((occurrence.namespace, occurrence.task), set()).add(name)
         if created is None:
             return None
         run = asyncio.create_task(self._measured(occurrence, created, task_body, params), name=f"run {name}")
@@ -355,7 +360,9 @@ class Engine:
                 ctx.variables = dataclasses.replace(ctx.variables, phase=outcome.phase)
                 await self._notify(ctx, spec.notify.on_failure if failed else spec.notify.on_success, outcome.phase)
             history = spec.history if spec is not None else task_api.History()
-            await self._records.prune(namespace, task, successful=history.successful_limit, failed=history.failed_limit)
+            if len(self._logs_of.get((namespace, task), ())) > min(history.successful_limit, history.failed_limit):
+                # only then can a limit be exceeded: a task's first runs cost no listing
+                await self._records.prune(namespace, task, successful=history.successful_limit, failed=history.failed_limit)
             if spec is not None and spec.delete_after_run and outcome.phase != "Skipped":
                 await self._tasks.delete_namespaced_custom_object(common.GROUP, common.VERSION, namespace, "tasks", task)
         except client.ApiException as error:
