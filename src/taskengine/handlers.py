@@ -125,23 +125,16 @@ def _watch_kind(registry: kopf.OperatorRegistry, kind: str, plural: str) -> None
     async def observe(event: dict[str, Any], body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         plain = {"metadata": dict(body.metadata), "spec": dict(body.spec), "status": dict(body.status)}
         memo.reconciler.observe(kind, event.get("type"), plain)
-        if kind == "Task" and event.get("type") != "DELETED":
-            where = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
-            try:
-                await memo.engine.observe_task(plain)
-            except client.ApiException as error:  # e.g. the namespace is being deleted
-                logger.error("Task %s: the requested run could not start: %s", where, objects.api_error_message(error))
-            except Exception:  # noqa: BLE001 - one Task's run request must not stop the others'
-                logger.exception("Task %s: starting the requested run failed", where)
-        if kind == "TaskGroup" and event.get("type") != "DELETED":
-            where = f"{body.metadata.get('namespace')}/{body.metadata.get('name')}"
-            try:
-                await memo.groups.observe_group(plain)
-            except client.ApiException as error:
-                logger.error("TaskGroup %s: the requested run could not start: %s", where, objects.api_error_message(error))
-            except Exception:  # noqa: BLE001 - one group's run request must not stop the others'
-                logger.exception("TaskGroup %s: starting the requested run failed", where)
-
+        run_requests = {"Task": memo.engine.observe_task, "TaskGroup": memo.groups.observe_group}.get(kind)
+        if run_requests is None or event.get("type") == "DELETED":
+            return
+        where = f"{kind} {body.metadata.get('namespace')}/{body.metadata.get('name')}"
+        try:
+            await run_requests(plain)
+        except client.ApiException as error:  # e.g. the namespace is being deleted
+            logger.error("%s: the requested run could not start: %s", where, objects.api_error_message(error))
+        except Exception:  # noqa: BLE001 - one object's run request must not stop the others'
+            logger.exception("%s: starting the requested run failed", where)
 
 def _group_lookup(known: catalog.Catalog):
     """What a group run needs of a TaskGroup and its members, from the catalog as it is now."""

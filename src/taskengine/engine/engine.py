@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime
-import json
 import logging
 import time
 import zoneinfo
@@ -29,7 +28,7 @@ from taskengine.api import task as task_api
 from taskengine.engine import records as records_
 from taskengine import metrics, timestamps, variables
 from taskengine.engine import targets
-from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, TERMINATE_REQUESTED, Occurrence
+from taskengine.engine.occurrence import TERMINATE_REQUESTED, Occurrence, run_request
 from taskengine.kube import client as client_
 from taskengine.kube import discovery as discovery_
 from taskengine.kube import objects as objects_
@@ -76,24 +75,14 @@ class Engine:
 
     async def observe_task(self, body: dict[str, Any]) -> None:
         """A Task changed: a new `run-requested-at` value is a run request."""
-        metadata = body["metadata"]
-        annotations = metadata.get("annotations") or {}
-        requested = annotations.get(RUN_REQUESTED)
-        if not requested or metadata.get("deletionTimestamp"):
+        request = run_request(body)
+        if request is None:
             return
-        if (body.get("status") or {}).get("lastHandledRunRequest") == requested:
-            return  # handled before, even if its TaskLog has been pruned since
-        try:
-            params = json.loads(annotations.get(RUN_PARAMS) or "{}")
-            if not isinstance(params, dict):
-                raise ValueError("not a JSON object")
-        except ValueError as error:
-            params = {}
-            logger.warning("Task %s/%s: ignoring annotation %s: %s", metadata["namespace"], metadata["name"], RUN_PARAMS, error)
+        requested, params = request
+        metadata = body["metadata"]
         occurrence = Occurrence(
             namespace=metadata["namespace"], task=metadata["name"], task_uid=metadata["uid"],
-            trigger_type="Manual", trigger_name=requested, cause=requested,
-            params={str(k): str(v) for k, v in params.items()},
+            trigger_type="Manual", trigger_name=requested, cause=requested, params=params,
         )
         await self.submit(occurrence)
         await self._records.set_task_status(occurrence.namespace, occurrence.task, {"lastHandledRunRequest": requested})

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ from taskengine import dag, metrics, timestamps
 from taskengine.api import taskgroup as taskgroup_api
 from taskengine.engine import engine as engine_
 from taskengine.engine import records as records_
-from taskengine.engine.occurrence import RUN_PARAMS, RUN_REQUESTED, Occurrence
+from taskengine.engine.occurrence import Occurrence, run_request
 from taskengine.kube import retry
 
 logger = logging.getLogger("taskengine.groups")
@@ -132,21 +131,14 @@ class GroupRuns:
 
     async def observe_group(self, body: dict[str, Any]) -> None:
         """A TaskGroup changed: a new `run-requested-at` value runs the whole group."""
+        request = run_request(body)
+        if request is None:
+            return
+        requested, params = request
         metadata = body["metadata"]
-        annotations = metadata.get("annotations") or {}
-        requested = annotations.get(RUN_REQUESTED)
-        if not requested or metadata.get("deletionTimestamp"):
-            return
-        if (body.get("status") or {}).get("lastHandledRunRequest") == requested:
-            return
-        try:
-            params = json.loads(annotations.get(RUN_PARAMS) or "{}")
-            params = params if isinstance(params, dict) else {}
-        except ValueError:
-            params = {}
         await self.submit(GroupOccurrence(
             namespace=metadata["namespace"], group=metadata["name"], group_uid=metadata["uid"], trigger_type="Manual",
-            trigger_name=requested, cause=requested, params={str(k): str(v) for k, v in params.items()},
+            trigger_name=requested, cause=requested, params=params,
         ))
         await self._records.set_group_status(metadata["namespace"], metadata["name"], {"lastHandledRunRequest": requested})
 
@@ -180,7 +172,7 @@ class GroupRuns:
         if occurrence.time_zone is None and found.spec.time_zone:
             occurrence = dataclasses.replace(occurrence, time_zone=found.spec.time_zone)
         name = occurrence.run_name
-        run = asyncio.create_task(self._run(occurrence, found, graph, skip), name=f"group run {name}")
+        run = asyncio.create_task(self._run(occurrence, found, graph, order, skip), name=f"group run {name}")
         self._active.setdefault((namespace, group), {})[name] = run
         run.add_done_callback(lambda _: self._forget(namespace, group, name))
         self._on_group_changed(namespace, group)
@@ -195,10 +187,12 @@ class GroupRuns:
             self._active.pop((namespace, group), None)
         self._on_group_changed(namespace, group)
 
-    async def _run(self, occurrence: GroupOccurrence, found: Group, graph: dict[str, list[str]], skip: tuple[str, str] | None) -> None:
+    async def _run(
+        self, occurrence: GroupOccurrence, found: Group, graph: dict[str, list[str]], order: list[str], skip: tuple[str, str] | None,
+    ) -> None:
+        """`order`: the members, those without dependencies first."""
         namespace, group, name = occurrence.namespace, occurrence.group, occurrence.run_name
         members = found.members
-        order = sorted(members, key=lambda task: (bool(graph[task]), task))
         first = occurrence.member(members[order[0]], dependent=False, skip=skip)
         if await self._engine.submit(first) is None:
             return  # the commit point: this group run was started before (another replica, or before a restart)

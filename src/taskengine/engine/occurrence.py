@@ -4,11 +4,38 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import logging
 from typing import Any
 
 RUN_REQUESTED = "taskengine.io/run-requested-at"
 RUN_PARAMS = "taskengine.io/run-params"
 TERMINATE_REQUESTED = "taskengine.io/terminate-requested-at"
+
+logger = logging.getLogger("taskengine.engine")
+
+
+def run_request(body: dict[str, Any]) -> tuple[str, dict[str, str]] | None:
+    """A new run request on a Task or TaskGroup: the `run-requested-at` value and the run's params.
+
+    None when there is none, the object is being deleted, or the value was handled before
+    (`status.lastHandledRunRequest`, kept even if the run's TaskLogs have been pruned since).
+    """
+    metadata = body["metadata"]
+    annotations = metadata.get("annotations") or {}
+    requested = annotations.get(RUN_REQUESTED)
+    if not requested or metadata.get("deletionTimestamp"):
+        return None
+    if (body.get("status") or {}).get("lastHandledRunRequest") == requested:
+        return None
+    try:
+        params = json.loads(annotations.get(RUN_PARAMS) or "{}")
+        if not isinstance(params, dict):
+            raise ValueError("not a JSON object")
+    except ValueError as error:
+        params = {}
+        logger.warning("%s/%s: ignoring annotation %s: %s", metadata["namespace"], metadata["name"], RUN_PARAMS, error)
+    return requested, {str(k): str(v) for k, v in params.items()}
 
 
 @dataclasses.dataclass(frozen=True)
